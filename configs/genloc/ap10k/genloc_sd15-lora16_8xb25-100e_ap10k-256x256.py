@@ -1,0 +1,107 @@
+# GenLoc on AP-10K (paper Table 2: 80.1 AP). SD-1.5, LoRA r=16, CKHE + HEL.
+# "8xb25": batch 25 with 8 gradient-accumulation steps = the paper's batch of 200 on
+# one GPU. With tools/dist_train.sh on N GPUs set
+# --cfg-options optim_wrapper.accumulative_counts=$((8 / N)).
+_base_ = ['mmpose::_base_/default_runtime.py']
+custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
+
+# Local diffusers folder of Stable Diffusion 1.5 (needs unet/ and vae/), see README.
+sd_weights = 'checkpoints/stable-diffusion-v1-5'
+data_root = 'data/ap10k/'
+dataset_type = 'AP10KDataset'
+num_keypoints = 17
+max_epochs = 100
+
+train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    dtype='bfloat16',
+    accumulative_counts=8,
+    optimizer=dict(type='Adam', lr=1e-3),  # LoRA
+    paramwise_cfg=dict(custom_keys=dict(conditions=dict(lr_mult=10.0))))  # 1e-2
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[80, 95], gamma=0.1,
+         by_epoch=True)
+]
+auto_scale_lr = dict(base_batch_size=200)
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=2))
+
+codec = dict(type='GenLocHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
+
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True),
+    backbone=dict(
+        type='GenLocBackbone',
+        num_keypoints=num_keypoints,
+        pretrained=sd_weights,
+        lora=dict(r=16, lora_alpha=16, target_modules=['to_q', 'to_k', 'to_v', 'to_out.0']),
+        map_mode='ckhe',
+        noise_timestep=None),
+    head=dict(
+        type='CorrelationMapHead',
+        decoder=codec,
+        loss=dict(type='HeatmapExpectationLoss', use_target_weight=True)),
+    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(
+    batch_size=25,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode='topdown',
+        ann_file='annotations/ap10k-train-split1.json',
+        data_prefix=dict(img='data/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode='topdown',
+        ann_file='annotations/ap10k-val-split1.json',
+        data_prefix=dict(img='data/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+test_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode='topdown',
+        ann_file='annotations/ap10k-test-split1.json',
+        data_prefix=dict(img='data/'),
+        test_mode=True,
+        pipeline=val_pipeline))
+val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/ap10k-val-split1.json')
+test_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/ap10k-test-split1.json')

@@ -1,0 +1,10 @@
+"""GenLoc for MMPose 1.x: ``import genloc_mmpose`` (or
+``custom_imports=dict(imports=['genloc_mmpose'])`` in a config) registers the GenLoc
+backbone, head, loss and codec into MMPose's registries."""
+from .checkpoint import allow_mmengine_checkpoint_globals
+from .codecs import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
+
+__version__ = '0.1.0'
+
+allow_mmengine_checkpoint_globals()

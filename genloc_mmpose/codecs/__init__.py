@@ -1,0 +1,3 @@
+from .genloc_heatmap import GenLocHeatmap
+
+__all__ = ['GenLocHeatmap']

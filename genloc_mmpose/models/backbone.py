@@ -1,0 +1,190 @@
+"""GenLoc backbone: frozen SD VAE encoder + frozen SD U-Net with CKHE, paper §3.1-3.2."""
+import json
+import os.path as osp
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers.models.attention_processor import Attention
+from mmengine.model import BaseModule
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from .ckhe import CKHEAttnProcessor
+
+ARCH_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
+SD15_UNET = osp.join(ARCH_DIR, 'sd15_unet.json')
+SD15_VAE = osp.join(ARCH_DIR, 'sd15_vae.json')
+SD15_SCHEDULER = osp.join(ARCH_DIR, 'sd15_scheduler.json')
+
+WEIGHTS_HELP = (
+    'GenLoc loads Stable Diffusion 1.5 from a local diffusers folder with unet/ and '
+    'vae/ sub-folders (nothing is downloaded at run time). On a machine with '
+    'internet: `huggingface-cli download stable-diffusion-v1-5/stable-diffusion-v1-5 '
+    '--include "unet/*" "vae/*" --local-dir <folder>`, then set '
+    'model.backbone.pretrained=<folder> (or pretrained=None for random weights).')
+
+
+def _arch_config(cfg: Union[dict, str]) -> dict:
+    """A diffusers config given as a dict or as the path of a config json."""
+    if isinstance(cfg, str):
+        with open(cfg) as f:
+            return json.load(f)
+    return dict(cfg)
+
+
+@MODELS.register_module()
+class GenLocBackbone(BaseModule):
+    """Correlation maps between learnable keypoint conditions and image tokens.
+
+    Image (B, 3, H, W) in [-1, 1] -> frozen VAE encoder -> latent (B, 4, H/8, W/8)
+    scaled by ``scaling_factor`` -> frozen U-Net at timestep 0 with the K keypoint
+    conditions (K, D) as ``encoder_hidden_states``. A :class:`CKHEAttnProcessor` on
+    every cross-attention layer of the up-blocks records one map per keypoint.
+
+    Args:
+        num_keypoints (int): K, one learnable condition per keypoint type.
+        pretrained (str, optional): Local diffusers Stable Diffusion folder holding
+            ``unet/`` and ``vae/``. ``None`` builds random weights from
+            ``unet_cfg``/``vae_cfg``. With ``pretrained`` set, ``state_dict`` holds
+            only what is trained (conditions, LoRA): slim checkpoints.
+        unet_cfg (dict | str): U-Net config (dict or json path) used when
+            ``pretrained`` is None. Defaults to the SD-1.5 architecture.
+        vae_cfg (dict | str): VAE config, likewise.
+        lora (dict, optional): ``peft.LoraConfig`` kwargs for the U-Net. ``None``
+            trains the conditions only.
+        map_mode (str): ``'ckhe'`` (eq. 7) or ``'cross_attention'`` (eq. 6).
+        noise_timestep (int, optional): If set, noise the latent at this DDPM
+            timestep of SD-1.5's schedule (Table 1 ablation); default clean, t=0.
+        condition_init_std (float): Std of the normal init of the conditions
+            (1.0 is the scale of CLIP text embeddings that SD was trained with).
+        with_cp (bool): Gradient checkpointing in the U-Net.
+
+    Returns (forward):
+        tuple[Tensor]: one map (B, K, h_l, w_l) per CKHE layer, in U-Net order; in
+        ``'ckhe'`` mode each sums to 1 over h_l * w_l.
+    """
+
+    def __init__(self,
+                 num_keypoints: int,
+                 pretrained: Optional[str] = None,
+                 unet_cfg: Union[dict, str] = SD15_UNET,
+                 vae_cfg: Union[dict, str] = SD15_VAE,
+                 lora: Optional[dict] = dict(
+                     r=16,
+                     lora_alpha=16,
+                     target_modules=['to_q', 'to_k', 'to_v', 'to_out.0']),
+                 map_mode: str = 'ckhe',
+                 noise_timestep: Optional[int] = None,
+                 condition_init_std: float = 1.0,
+                 with_cp: bool = False):
+        super().__init__()
+        self.pretrained = pretrained
+        self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
+        # Only the encoder is used: do not keep the decoder in memory.
+        self.vae.decoder = None
+        self.vae.post_quant_conv = None
+        self.vae.requires_grad_(False)
+        self.unet.requires_grad_(False)
+        if lora is not None:
+            from peft import LoraConfig
+            self.unet.add_adapter(LoraConfig(**lora))
+        if with_cp:
+            self.unet.enable_gradient_checkpointing()
+
+        self.conditions = nn.Parameter(
+            torch.randn(num_keypoints, self.unet.config.cross_attention_dim) *
+            condition_init_std)
+
+        self.ckhe_processors = []
+        for name, module in self.unet.named_modules():
+            if (name.startswith('up_blocks') and name.endswith('attn2')
+                    and isinstance(module, Attention)):
+                CKHEAttnProcessor.check_layer(module, name)
+                processor = CKHEAttnProcessor(map_mode)
+                module.set_processor(processor)
+                self.ckhe_processors.append(processor)
+        if not self.ckhe_processors:
+            raise ValueError('The U-Net has no cross-attention layer in its up-blocks '
+                             '(use CrossAttnUpBlock2D in up_block_types).')
+
+        self.noise_timestep = noise_timestep
+        if noise_timestep is not None:
+            self.scheduler = DDPMScheduler.from_config(_arch_config(SD15_SCHEDULER))
+        unet_down = 2**(len(self.unet.config.down_block_types) - 1)
+        vae_down = 2**(len(self.vae.config.block_out_channels) - 1)
+        self.size_divisor = unet_down * vae_down
+
+        if pretrained is not None:
+            # Slim checkpoints: frozen weights come from `pretrained`, not the ckpt.
+            self._frozen_keys = {
+                name for name, param in self.named_parameters()
+                if not param.requires_grad
+            }
+            self._register_state_dict_hook(self._drop_frozen_keys)
+            self.register_load_state_dict_post_hook(self._ignore_missing_frozen)
+
+    @staticmethod
+    def _build_sd(pretrained, unet_cfg, vae_cfg):
+        if pretrained is None:
+            return (UNet2DConditionModel.from_config(_arch_config(unet_cfg)),
+                    AutoencoderKL.from_config(_arch_config(vae_cfg)))
+        for sub in ('unet', 'vae'):
+            expected = osp.join(pretrained, sub, 'config.json')
+            if not osp.isfile(expected):
+                raise FileNotFoundError(
+                    f'Stable Diffusion weights not found: expected {expected}. '
+                    + WEIGHTS_HELP)
+        kwargs = dict(local_files_only=True, torch_dtype=torch.float32)
+        return (UNet2DConditionModel.from_pretrained(pretrained, subfolder='unet', **kwargs),
+                AutoencoderKL.from_pretrained(pretrained, subfolder='vae', **kwargs))
+
+    def _drop_frozen_keys(self, module, state_dict, prefix, local_metadata):
+        for name in self._frozen_keys:
+            state_dict.pop(prefix + name, None)
+
+    def _ignore_missing_frozen(self, module, incompatible_keys):
+        missing = incompatible_keys.missing_keys
+        missing[:] = [k for k in missing if not self._is_frozen_key(k)]
+
+    def _is_frozen_key(self, key: str) -> bool:
+        parts = key.split('.')
+        return any('.'.join(parts[i:]) in self._frozen_keys for i in range(len(parts)))
+
+    def init_weights(self):
+        """Keep the frozen SD weights and the conditions as built (the Runner
+        calls this before loading checkpoints)."""
+        self._is_init = True
+
+    def encode(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) in [-1, 1] -> scaled latent (B, 4, H/8, W/8)."""
+        with torch.no_grad():
+            latent = self.vae.encode(x).latent_dist.mean
+        return latent * self.vae.config.scaling_factor
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """(B, 3, H, W) -> tuple of (B, K, h_l, w_l) correlation maps."""
+        height, width = x.shape[-2:]
+        if height % self.size_divisor or width % self.size_divisor:
+            raise ValueError(
+                f'GenLoc input size must be a multiple of {self.size_divisor} for '
+                f'this U-Net/VAE; got {width}x{height} (W x H). Set the codec '
+                f'input_size (and TopdownAffine input_size) accordingly, e.g. 256x256.')
+        latent = self.encode(x)
+        timestep = 0
+        if self.noise_timestep is not None:
+            timestep = self.noise_timestep
+            latent = self.scheduler.add_noise(
+                latent, torch.randn_like(latent),
+                torch.tensor([timestep], device=latent.device))
+        conditions = self.conditions[None].expand(x.shape[0], -1, -1)
+        self.unet(latent, timestep, encoder_hidden_states=conditions,
+                  return_dict=False)
+        lat_h, lat_w = latent.shape[-2:]
+        maps = []
+        for processor in self.ckhe_processors:
+            corr = processor.correlation_map
+            processor.correlation_map = None
+            stride = round((lat_h * lat_w / corr.shape[-1])**0.5)
+            maps.append(corr.unflatten(-1, (lat_h // stride, lat_w // stride)))
+        return tuple(maps)

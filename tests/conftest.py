@@ -1,0 +1,36 @@
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
+TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb12-300it_coco-64x48.py')
+
+
+@pytest.fixture(scope='session')
+def tiny_cfg():
+    return Config.fromfile(TINY_CONFIG)
+
+
+@pytest.fixture
+def build_backbone(tiny_cfg):
+    """Build a tiny random GenLocBackbone; keyword overrides replace config keys."""
+    from genloc_mmpose.models import GenLocBackbone
+
+    def build(seed=0, **overrides):
+        kwargs = copy.deepcopy(tiny_cfg.model.backbone.to_dict())
+        kwargs.pop('type')
+        kwargs.update(overrides)
+        torch.manual_seed(seed)
+        return GenLocBackbone(**kwargs)
+
+    return build
+
+
+@pytest.fixture
+def images():
+    torch.manual_seed(1)
+    return torch.rand(2, 3, 64, 48) * 2 - 1
