@@ -1,0 +1,127 @@
+"""GenLocHeatmap codec and CorrelationMapHead, against the mmpose head contract."""
+import numpy as np
+import pytest
+import torch
+from mmpose.models.utils.tta import flip_heatmaps
+from mmpose.testing import get_packed_inputs
+
+from genloc_mmpose.codecs import GenLocHeatmap
+from genloc_mmpose.models import CorrelationMapHead
+
+CODEC = dict(type='GenLocHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+
+
+def _head():
+    return CorrelationMapHead(decoder=CODEC)
+
+
+def _samples(batch_size=2, num_keypoints=17):
+    packed = get_packed_inputs(batch_size=batch_size, num_keypoints=num_keypoints,
+                               input_size=(192, 256), heatmap_size=(48, 64),
+                               with_reg_label=False, with_simcc_label=False)
+    samples = packed['data_samples']
+    for s in samples:
+        s.set_metainfo(dict(flip_indices=list(range(num_keypoints))))
+    return samples
+
+
+def _layer_maps(batch_size=2, num_keypoints=17):
+    torch.manual_seed(0)
+    return tuple(
+        torch.rand(batch_size, num_keypoints, h, w).flatten(2).softmax(-1).view(
+            batch_size, num_keypoints, h, w) for h, w in [(8, 6), (16, 12), (32, 24)])
+
+
+def test_codec_round_trip_on_cell_centers():
+    codec = GenLocHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+    cells = np.array([[[3, 5], [40, 60], [0, 0]]], dtype=np.float32)
+    keypoints = (cells + 0.5) * 4 - 0.5  # cell centers in input pixels
+    encoded = codec.encode(keypoints, np.ones((1, 3)))
+    assert encoded['heatmaps'].shape == (3, 64, 48)
+    assert encoded['heatmaps'].max() == 1.0  # un-normalised Gaussian, peak 1
+    maps = encoded['heatmaps'] / encoded['heatmaps'].sum((1, 2), keepdims=True)
+    decoded, scores = codec.decode(maps)
+    np.testing.assert_allclose(decoded, keypoints)
+    # score = sum_j C[j] G[j] with G the same Gaussian: sum G^2 / sum G
+    g = encoded['heatmaps'][1]
+    np.testing.assert_allclose(scores[0, 1], (g**2).sum() / g.sum(), rtol=1e-5)
+    assert 0.2 < scores[0, 1] < 1
+
+
+def test_codec_flip_is_a_mirror():
+    """A horizontally flipped keypoint encodes to the mirrored map: no shift needed."""
+    codec = GenLocHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+    kpts = np.array([[[17.3, 100.2]]], dtype=np.float32)
+    flipped = kpts.copy()
+    flipped[..., 0] = 192 - 1 - flipped[..., 0]
+    a = codec.encode(kpts)['heatmaps']
+    b = codec.encode(flipped)['heatmaps']
+    np.testing.assert_allclose(a, b[..., ::-1], atol=1e-6)
+
+
+def test_head_forward_fuses_to_distribution():
+    maps = _layer_maps()
+    fused = _head()(maps)
+    assert fused.shape == (2, 17, 64, 48)
+    torch.testing.assert_close(fused.sum((-2, -1)), torch.ones(2, 17))
+    # same as an independent resize-renormalise-average
+    ref = sum(m / m.sum((-2, -1), keepdim=True) for m in (
+        torch.nn.functional.interpolate(x, size=(64, 48), mode='bilinear') for x in maps)) / 3
+    torch.testing.assert_close(fused, ref)
+
+
+def test_head_loss_contract():
+    losses = _head().loss(_layer_maps(), _samples())
+    assert set(losses) == {'loss_kpt', 'acc_pose'}
+    assert losses['loss_kpt'].ndim == 0 and losses['loss_kpt'] > 0
+    assert 0 <= losses['acc_pose'] <= 1
+
+
+def test_head_predict_shapes_scores_and_heatmaps():
+    head = _head()
+    preds = head.predict(_layer_maps(), _samples())
+    assert len(preds) == 2
+    assert preds[0].keypoints.shape == (1, 17, 2)
+    assert preds[0].keypoint_scores.shape == (1, 17)
+    assert ((preds[0].keypoint_scores >= 0) & (preds[0].keypoint_scores <= 1)).all()
+    preds, fields = head.predict(_layer_maps(), _samples(), test_cfg=dict(output_heatmaps=True))
+    assert fields[0].heatmaps.shape == (17, 64, 48)
+
+
+def test_peaked_map_decodes_to_its_pixel():
+    maps = torch.full((1, 2, 32, 24), 1e-6)
+    maps[0, 0, 10, 7] = 1.0  # cell (u=7, v=10) at the 32x24 level (stride 8)
+    maps[0, 1, 31, 0] = 1.0
+    maps = maps / maps.sum((-2, -1), keepdim=True)
+    pred = _head().predict((maps, ), _samples(1, 2))[0]
+    # stride-8 cell centers in input pixels, resolved on the stride-4 heatmap
+    np.testing.assert_allclose(pred.keypoints[0], [[7 * 8 + 3.5, 10 * 8 + 3.5],
+                                                   [3.5, 31 * 8 + 3.5]], atol=2.0)
+    assert (pred.keypoint_scores > 0.2).all()
+
+
+def test_flip_test_unflips_maps():
+    head = _head()
+    maps = _layer_maps()
+    # the flipped image's maps are the mirror (with left/right swap) of the originals
+    flip_indices = list(range(17))
+    flip_indices[1], flip_indices[2] = 2, 1
+    samples = _samples()
+    for s in samples:
+        s.set_metainfo(dict(flip_indices=flip_indices))
+    flipped = tuple(m.flip(-1)[:, flip_indices] for m in maps)
+    plain = head.predict(maps, samples)
+    tta = head.predict([maps, flipped], samples, test_cfg=dict(flip_test=True))
+    for a, b in zip(plain, tta):
+        np.testing.assert_allclose(a.keypoints, b.keypoints)
+        np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, rtol=1e-5)
+    # and equals mmpose's flip_heatmaps average
+    fused = (head(maps) + flip_heatmaps(head(flipped), flip_indices=flip_indices, shift_heatmap=False)) / 2
+    np.testing.assert_allclose(head.decode(fused)[0].keypoints, plain[0].keypoints)
+
+
+def test_keypoint_count_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match='num_keypoints=17'):
+        _head().loss(_layer_maps(num_keypoints=20), _samples())
+    with pytest.raises(ValueError, match='num_keypoints=17'):
+        _head().predict(_layer_maps(num_keypoints=20), _samples())
