@@ -1,28 +1,41 @@
 """Let MMEngine checkpoints load with ``torch.load(weights_only=True)``.
 
 mmengine 0.10 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then loads
-with ``weights_only=True`` and refuses checkpoints that hold numpy arrays (dataset
-meta, message hub) or mmengine's ``HistoryBuffer``. Instead of turning the safe
-loader off, allow-list exactly the classes that MMEngine's checkpoints contain.
+with ``weights_only=True`` and refuses the checkpoints mmengine writes: their meta
+holds numpy arrays and scalars (dataset meta, message hub) and mmengine's
+``HistoryBuffer``, whose class-level statistics table pickles as
+``getattr(HistoryBuffer, 'min')``. Instead of turning the safe loader off, allow
+exactly those globals; ``getattr`` is allowed only for that table.
 """
+import pickle
+
 import numpy as np
 import torch
+from mmengine.logging.history_buffer import HistoryBuffer
 
 
-def _numpy_globals():
-    """numpy's array/scalar reconstructors and dtype classes, under the module
-    names that numpy 1.x and 2.x pickles use."""
+def _numpy_globals() -> list:
+    """Array/scalar reconstructors and dtype classes, under the module names that
+    numpy 2.x and 1.x pickles use."""
     reconstruct = np._core.multiarray._reconstruct
     scalar = np._core.multiarray.scalar
-    dtype_classes = {type(np.dtype(code)) for code in np.typecodes['All'] if code not in 'Mm'}
-    dtype_classes |= {type(np.dtype('M8[s]')), type(np.dtype('m8[s]'))}
+    dtype_classes = {type(np.dtype(code)) for code in np.typecodes['All']}
     return [
         reconstruct, (reconstruct, 'numpy.core.multiarray._reconstruct'),
         scalar, (scalar, 'numpy.core.multiarray.scalar'),
-        np.ndarray, np.dtype, *sorted(dtype_classes, key=lambda c: c.__name__)
+        np.ndarray, np.dtype, *sorted(dtype_classes, key=lambda cls: cls.__name__)
     ]
 
 
+def _history_buffer_getattr(obj, name: str):
+    """``getattr`` restricted to ``HistoryBuffer``'s statistics methods."""
+    if obj is HistoryBuffer and name in ('min', 'max', 'current', 'mean'):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'Refusing getattr({obj!r}, {name!r}) in a weights_only checkpoint load.')
+
+
 def allow_mmengine_checkpoint_globals() -> None:
-    from mmengine.logging.history_buffer import HistoryBuffer
-    torch.serialization.add_safe_globals([*_numpy_globals(), HistoryBuffer])
+    torch.serialization.add_safe_globals([
+        *_numpy_globals(), HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')
+    ])

@@ -34,3 +34,17 @@ def build_backbone(tiny_cfg):
 def images():
     torch.manual_seed(1)
     return torch.rand(2, 3, 64, 48) * 2 - 1
+
+
+@pytest.fixture(scope='session')
+def sd_folder(tmp_path_factory, tiny_cfg):
+    """A local diffusers folder written with save_pretrained (the real-weights path),
+    holding the tiny random U-Net and VAE: (folder, unet, vae)."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    folder = tmp_path_factory.mktemp('sd_tiny')
+    torch.manual_seed(3)
+    unet = UNet2DConditionModel.from_config(dict(tiny_cfg.model.backbone.unet_cfg))
+    vae = AutoencoderKL.from_config(dict(tiny_cfg.model.backbone.vae_cfg))
+    unet.save_pretrained(folder / 'unet')
+    vae.save_pretrained(folder / 'vae')
+    return str(folder), unet, vae

@@ -59,6 +59,8 @@ class GenLocBackbone(BaseModule):
         condition_init_std (float): Std of the normal init of the conditions
             (1.0 is the scale of CLIP text embeddings that SD was trained with).
         with_cp (bool): Gradient checkpointing in the U-Net.
+        freeze_unet (bool): Freeze the U-Net (the method). ``False`` trains all of
+            it; only meant for random-weight U-Nets, which have no prior to keep.
 
     Returns (forward):
         tuple[Tensor]: one map (B, K, h_l, w_l) per CKHE layer, in U-Net order; in
@@ -77,7 +79,8 @@ class GenLocBackbone(BaseModule):
                  map_mode: str = 'ckhe',
                  noise_timestep: Optional[int] = None,
                  condition_init_std: float = 1.0,
-                 with_cp: bool = False):
+                 with_cp: bool = False,
+                 freeze_unet: bool = True):
         super().__init__()
         self.pretrained = pretrained
         self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
@@ -85,7 +88,7 @@ class GenLocBackbone(BaseModule):
         self.vae.decoder = None
         self.vae.post_quant_conv = None
         self.vae.requires_grad_(False)
-        self.unet.requires_grad_(False)
+        self.unet.requires_grad_(not freeze_unet)
         if lora is not None:
             from peft import LoraConfig
             self.unet.add_adapter(LoraConfig(**lora))
@@ -104,9 +107,11 @@ class GenLocBackbone(BaseModule):
                 processor = CKHEAttnProcessor(map_mode)
                 module.set_processor(processor)
                 self.ckhe_processors.append(processor)
+                last_ckhe = name
         if not self.ckhe_processors:
             raise ValueError('The U-Net has no cross-attention layer in its up-blocks '
                              '(use CrossAttnUpBlock2D in up_block_types).')
+        self._freeze_after(last_ckhe)
 
         self.noise_timestep = noise_timestep
         if noise_timestep is not None:
@@ -123,6 +128,19 @@ class GenLocBackbone(BaseModule):
             }
             self._register_state_dict_hook(self._drop_frozen_keys)
             self.register_load_state_dict_post_hook(self._ignore_missing_frozen)
+
+    def _freeze_after(self, last_ckhe: str) -> None:
+        """Freeze the LoRA layers that run after the last map is recorded (that
+        layer's value/output projections, the rest of its transformer block and the
+        U-Net's output layers): nothing they compute reaches a map, so they would
+        never get a gradient (and DDP would fail on them)."""
+        block = last_ckhe.rsplit('.', 1)[0]
+        transformer = last_ckhe.split('.transformer_blocks.')[0]
+        unused = (f'{last_ckhe}.to_v.', f'{last_ckhe}.to_out.', f'{block}.norm3.',
+                  f'{block}.ff.', f'{transformer}.proj_out.', 'conv_norm_out.', 'conv_out.')
+        for name, param in self.unet.named_parameters():
+            if name.startswith(unused):
+                param.requires_grad_(False)
 
     @staticmethod
     def _build_sd(pretrained, unet_cfg, vae_cfg):

@@ -8,6 +8,7 @@ custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
 # Local diffusers folder of Stable Diffusion 1.5 (needs unet/ and vae/), see README.
 sd_weights = 'checkpoints/stable-diffusion-v1-5'
 data_root = 'data/ap10k/'
+data_mode = 'topdown'
 dataset_type = 'AP10KDataset'
 num_keypoints = 17
 max_epochs = 100
@@ -15,6 +16,7 @@ max_epochs = 100
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 
 optim_wrapper = dict(
+    constructor='TrainableOptimWrapperConstructor',  # frozen SD weights stay out
     type='AmpOptimWrapper',
     dtype='bfloat16',
     accumulative_counts=8,
@@ -71,7 +73,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/ap10k-train-split1.json',
         data_prefix=dict(img='data/'),
         pipeline=train_pipeline))
@@ -84,7 +86,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/ap10k-val-split1.json',
         data_prefix=dict(img='data/'),
         test_mode=True,
@@ -98,7 +100,7 @@ test_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='annotations/ap10k-test-split1.json',
         data_prefix=dict(img='data/'),
         test_mode=True,

@@ -5,6 +5,7 @@ _base_ = ['mmpose::_base_/default_runtime.py']
 custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
 
 data_root = 'demo/data/coco/'
+data_mode = 'topdown'
 dataset_type = 'CocoDataset'
 num_keypoints = 17
 max_iters = 300
@@ -21,6 +22,9 @@ tiny_unet = dict(
     up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'),
     cross_attention_dim=32,
     attention_head_dim=4,
+    # self-attention over all latent tokens dominates CPU time; attend to the
+    # conditions only (CKHE layers are unchanged).
+    only_cross_attention=True,
     norm_num_groups=8)
 tiny_vae = dict(
     in_channels=3,
@@ -31,7 +35,9 @@ tiny_vae = dict(
     up_block_types=('UpDecoderBlock2D', ) * 2,
     layers_per_block=1,
     norm_num_groups=8,
-    sample_size=64)
+    sample_size=64,
+    # unit-variance latents, as SD-1.5's 0.18215 gives for its own VAE
+    scaling_factor=4.0)
 
 model = dict(
     type='TopdownPoseEstimator',
@@ -50,6 +56,7 @@ model = dict(
 
 # Random weights carry no prior: train the conditions and LoRA fast.
 optim_wrapper = dict(
+    constructor='TrainableOptimWrapperConstructor',  # frozen SD weights stay out
     optimizer=dict(type='Adam', lr=1e-2),
     paramwise_cfg=dict(custom_keys=dict(conditions=dict(lr_mult=1.0))))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_iters, by_epoch=False)]
@@ -85,7 +92,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='test_coco.json',
         data_prefix=dict(img=''),
         pipeline=train_pipeline))
@@ -97,7 +104,7 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode='topdown',
+        data_mode=data_mode,
         ann_file='test_coco.json',
         data_prefix=dict(img=''),
         test_mode=True,

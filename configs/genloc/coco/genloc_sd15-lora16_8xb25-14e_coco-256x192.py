@@ -1,0 +1,55 @@
+# GenLoc on COCO keypoints (paper Table 3: 77.6 AP), 14 epochs, SD-1.5, LoRA r=16.
+# Test uses the usual person detections (AP 56 detector); for GT boxes add
+# --cfg-options val_dataloader.dataset.bbox_file=None test_dataloader.dataset.bbox_file=None
+_base_ = ['../ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py']
+
+data_root = 'data/coco/'
+dataset_type = 'CocoDataset'
+max_epochs = 14
+
+train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+    dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[10, 13], gamma=0.1,
+         by_epoch=True)
+]
+
+codec = dict(type='GenLocHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+model = dict(head=dict(decoder=codec))
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomHalfBody'),
+    dict(type='RandomBBoxTransform'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs')
+]
+train_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/person_keypoints_train2017.json',
+        data_prefix=dict(img='train2017/'),
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/person_keypoints_val2017.json',
+        bbox_file=data_root + 'person_detection_results/'
+        'COCO_val2017_detections_AP_H_56_person.json',
+        data_prefix=dict(img='val2017/'),
+        pipeline=val_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='CocoMetric', ann_file=data_root + 'annotations/person_keypoints_val2017.json')
+test_evaluator = val_evaluator

@@ -1,0 +1,3 @@
+from .optim_constructor import TrainableOptimWrapperConstructor
+
+__all__ = ['TrainableOptimWrapperConstructor']
