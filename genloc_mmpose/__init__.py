@@ -3,6 +3,7 @@
 backbone, head, loss and codec into MMPose's registries."""
 from .checkpoint import allow_mmengine_checkpoint_globals
 from .codecs import *  # noqa: F401,F403
+from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 

@@ -7,7 +7,7 @@ from mmengine.config import Config
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
-TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb12-300it_coco-64x48.py')
+TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb12-300it_coco-128x96.py')
 
 
 @pytest.fixture(scope='session')
@@ -23,6 +23,9 @@ def build_backbone(tiny_cfg):
     def build(seed=0, **overrides):
         kwargs = copy.deepcopy(tiny_cfg.model.backbone.to_dict())
         kwargs.pop('type')
+        # the tiny architecture with the method's training setup: frozen U-Net + LoRA
+        kwargs.update(freeze_unet=True, lora=dict(
+            r=8, lora_alpha=8, target_modules=['to_q', 'to_k', 'to_v', 'to_out.0']))
         kwargs.update(overrides)
         torch.manual_seed(seed)
         return GenLocBackbone(**kwargs)

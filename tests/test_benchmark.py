@@ -46,7 +46,7 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
     report = json.loads(out.read_text())
     assert {'config', 'settings', 'env', 'model', 'results'} <= set(report)
     s = report['settings']
-    expected_in = list(input_size) if input_size else [48, 64]
+    expected_in = list(input_size) if input_size else [96, 128]
     assert s['input_size'] == expected_in
     assert s['heatmap_size'] == [v // 2 for v in expected_in]  # tiny codec: stride 2
     assert (s['batch_size'], s['iters'], s['warmup']) == (2, 2, 1)

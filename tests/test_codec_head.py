@@ -125,3 +125,12 @@ def test_keypoint_count_mismatch_is_a_clear_error():
         _head().loss(_layer_maps(num_keypoints=20), _samples())
     with pytest.raises(ValueError, match='num_keypoints=17'):
         _head().predict(_layer_maps(num_keypoints=20), _samples())
+
+
+def test_decode_under_autocast_returns_fp32_numpy():
+    head = _head()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        preds = head.predict(tuple(m.bfloat16() for m in _layer_maps()), _samples())
+    ref = head.predict(_layer_maps(), _samples())
+    assert preds[0].keypoint_scores.dtype == np.float32
+    np.testing.assert_allclose(preds[0].keypoint_scores, ref[0].keypoint_scores, rtol=0.05)

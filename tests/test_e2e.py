@@ -9,6 +9,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import signal
 import subprocess
 import sys
@@ -21,8 +22,8 @@ import torch
 from conftest import REPO, SHARED_DATA
 
 TINY = osp.join(REPO, 'configs', 'genloc', 'tiny')
-COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-64x48.py')
-AP10K_CFG = osp.join(TINY, 'genloc_tiny_1xb2-200it_ap10k-64x64.py')
+COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-128x96.py')
+AP10K_CFG = osp.join(TINY, 'genloc_tiny_1xb2-150it_ap10k-128x128.py')
 COCO = osp.join(SHARED_DATA, 'coco') + '/'
 AP10K = osp.join(SHARED_DATA, 'ap10k') + '/'
 ENV = dict(os.environ, OMP_NUM_THREADS='2', PYTHONUNBUFFERED='1')
@@ -54,6 +55,41 @@ def test_metrics(work_dir):
 test_metrics.__test__ = False
 
 
+@pytest.mark.parametrize('config,root,ann', [(COCO_CFG, COCO, 'test_coco.json'),
+                                              (AP10K_CFG, AP10K, 'test_ap10k.json')])
+def test_ground_truth_maps_through_decode_and_metric(config, root, ann):
+    """The chain without learning: the dataset pipeline's Gaussian targets, as maps,
+    through the head's flip-test predict, the estimator's back-projection and
+    CocoMetric give AP 1.0 (a coordinate or flip bug would not)."""
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, METRICS, MODELS
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(config)
+    dataset_cfg = cfg.val_dataloader.dataset
+    dataset_cfg.update(data_root=root, ann_file=ann)
+    # mmpose's usual crop (the tiny configs crop tighter, which cuts off a few
+    # keypoints at the box edge: AP 0.98 even for perfect maps)
+    dataset_cfg.pipeline[1] = dict(type='GetBBoxCenterScale', padding=1.25)
+    dataset_cfg.pipeline.insert(-1, dict(type='GenerateTarget', encoder=cfg.codec))
+    dataset = DATASETS.build(dataset_cfg)
+    model = MODELS.build(cfg.model)
+    metric = METRICS.build(dict(type='CocoMetric', ann_file=root + ann))
+    metric.dataset_meta = dataset.metainfo
+    batch = pseudo_collate([dataset[i] for i in range(len(dataset))])
+    samples = batch['data_samples']
+    maps = torch.stack([s.gt_fields.heatmaps for s in samples])
+    maps = maps / maps.sum((-2, -1), keepdim=True).clamp_min(1e-12)
+    flip_indices = samples[0].metainfo['flip_indices']
+    flipped = maps.flip(-1)[:, flip_indices]  # what the flipped image should give
+    preds = model.head.predict([(maps, ), (flipped, )], samples,
+                               test_cfg=dict(flip_test=True))
+    results = model.add_pred_to_datasample(preds, None, samples)
+    metric.process([], [r.to_dict() for r in results])
+    assert metric.evaluate(len(results))['coco/AP'] == pytest.approx(1.0)
+
+
 @pytest.fixture(scope='module')
 def coco_ckpt(tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('coco'))
@@ -83,21 +119,35 @@ def test_checkpoint_loads_weights_only_and_carries_dataset_meta(coco_ckpt):
 
 
 def test_detector_boxes_from_bbox_file(coco_ckpt):
+    """Test with the usual person-detection file instead of GT boxes: every box is
+    a top-down instance, predicted and scored by CocoMetric."""
+    import pickle
     work_dir, ckpt = coco_ckpt
     det_dir = osp.join(work_dir, 'det')
-    run_tool('tools/test.py', COCO_CFG, ckpt, '--work-dir', det_dir, '--cfg-options',
-             *data_options(COCO),
-             f'test_dataloader.dataset.bbox_file={COCO}test_coco_det_AP_H_56.json')
+    det_file = f'{COCO}test_coco_det_AP_H_56.json'
+    run_tool('tools/test.py', COCO_CFG, ckpt, '--work-dir', det_dir, '--dump',
+             osp.join(det_dir, 'preds.pkl'), '--cfg-options', *data_options(COCO),
+             f'test_dataloader.dataset.bbox_file={det_file}')
     metrics = test_metrics(det_dir)
-    # detector boxes differ from the GT boxes the model overfit: lower, but real
-    assert 0.3 < metrics['coco/AP'] <= 1.0, metrics
+    # the tiny model memorised the 12 GT crops; on shifted detector crops it is
+    # poor, so only the range is checked
+    assert 0.0 <= metrics['coco/AP'] <= 1.0 and 'coco/AR' in metrics
+    with open(osp.join(det_dir, 'preds.pkl'), 'rb') as f:
+        preds = pickle.load(f)
+    with open(det_file) as f:
+        dets = json.load(f)
+    assert len(preds) == len(dets) == 118
+    x, y, w, h = dets[0]['bbox']
+    np.testing.assert_allclose(preds[0]['pred_instances']['bboxes'][0],
+                               [x, y, x + w, y + h], rtol=1e-5)
+    assert preds[0]['pred_instances']['keypoints'].shape == (1, 17, 2)
 
 
 def test_overfit_ap10k_sample(tmp_path):
     work_dir = str(tmp_path)
     options = data_options(AP10K, 'test_ap10k.json')
     run_tool('tools/train.py', AP10K_CFG, '--work-dir', work_dir, '--cfg-options', *options)
-    run_tool('tools/test.py', AP10K_CFG, osp.join(work_dir, 'iter_200.pth'), '--work-dir',
+    run_tool('tools/test.py', AP10K_CFG, osp.join(work_dir, 'iter_150.pth'), '--work-dir',
              work_dir, '--cfg-options', *options)
     metrics = test_metrics(work_dir)
     assert metrics['coco/AP'] >= 0.9, metrics
@@ -125,20 +175,23 @@ def test_inferencer_detector_boxes_and_whole_image(coco_ckpt, tmp_path):
     assert keypoints.shape == (len(people), 17, 2)
     assert osp.isfile(tmp_path / 'det' / '000000000785.jpg')
 
-    # given boxes: the GT box of the person, keypoints land inside the image
+    # given boxes (the GT box of a training person). mmpose 1.3.2's
+    # Pose2DInferencer drops its `bboxes` argument, so boxes go through mmpose's
+    # inference_topdown, on the same model.
+    from mmpose.apis import inference_topdown
     inferencer = MMPoseInferencer(pose2d=COCO_CFG, pose2d_weights=ckpt, device='cpu',
                                   det_model='whole_image')
     with open(osp.join(COCO, 'test_coco.json')) as f:
         ann = next(a for a in json.load(f)['annotations'] if a['image_id'] == 785)
     x, y, w, h = ann['bbox']
-    result = next(inferencer(img, bboxes=[[x, y, x + w, y + h]]))
-    person = result['predictions'][0]
-    assert len(person) == 1
-    kpts = np.array(person[0]['keypoints'])
+    results = inference_topdown(inferencer.inferencer.model, img,
+                                bboxes=np.array([[x, y, x + w, y + h]]))
+    assert len(results) == 1
+    kpts = results[0].pred_instances.keypoints[0]
     gt = np.array(ann['keypoints']).reshape(17, 3)
     visible = gt[:, 2] > 0
     # the overfit model finds this training person's keypoints (error << box size)
-    assert np.median(np.linalg.norm(kpts[visible] - gt[visible, :2], axis=1)) < 0.1 * h
+    assert np.median(np.linalg.norm(kpts[visible] - gt[visible, :2], axis=1)) < 0.05 * h
 
     # whole image as the box, on an array input
     import cv2
@@ -153,7 +206,9 @@ def test_torchrun_two_processes_then_test(tmp_path):
     work_dir = str(tmp_path)
     options = data_options(COCO) + [
         'train_cfg.max_iters=4', 'train_dataloader.batch_size=2',
-        'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=1']
+        'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=1',
+        'model_wrapper_cfg.type=MMDistributedDataParallel',
+        'model_wrapper_cfg.device_ids=None']  # CPU processes: no device ids
     env = dict(ENV, PYTHON=sys.executable, OMP_NUM_THREADS='1', PORT='29533')
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', COCO_CFG, '2', '--work-dir', work_dir,
@@ -169,13 +224,20 @@ def test_torchrun_two_processes_then_test(tmp_path):
 
 
 def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
+    """The method's setup (frozen U-Net from a weights folder + LoRA): slim
+    checkpoints, killed mid-run, resumed."""
     folder, _, _ = sd_folder
-    work_dir = str(tmp_path)
+    work_dir = str(tmp_path / 'work')
+    config = tmp_path / 'genloc_tiny_lora.py'
+    config.write_text(
+        f"_base_ = ['{COCO_CFG}']\n"
+        f"model = dict(backbone=dict(pretrained='{folder}', freeze_unet=True, lora=dict(_delete_=True,\n"
+        "    r=4, lora_alpha=4, target_modules=['to_q', 'to_k', 'to_v', 'to_out.0'])))\n")
     options = data_options(COCO) + [
-        f'model.backbone.pretrained={folder}', 'train_cfg.max_iters=24',
-        'param_scheduler.0.T_max=24', 'train_dataloader.batch_size=2',
-        'default_hooks.checkpoint.interval=4', 'default_hooks.logger.interval=1']
-    cmd = [sys.executable, 'tools/train.py', COCO_CFG, '--work-dir', work_dir,
+        'train_cfg.max_iters=24', 'param_scheduler.0.T_max=24',
+        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
+        'default_hooks.logger.interval=1']
+    cmd = [sys.executable, 'tools/train.py', str(config), '--work-dir', work_dir,
            '--cfg-options', *options]
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -199,7 +261,8 @@ def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
     log = resumed.stdout + resumed.stderr
     assert f'resumed epoch: 0, iter: {done_iters}' in log
     assert 'missing keys' not in log
-    assert f'Iter(train) [{done_iters + 1}/24]' in log and 'Iter(train) [ 1/24]' not in log
+    logged = [int(i) for i in re.findall(r'Iter\(train\) \[\s*(\d+)/24\]', log)]
+    assert logged == list(range(done_iters + 1, 25))  # continues, does not restart
     final = torch.load(osp.join(work_dir, 'iter_24.pth'), weights_only=True)
     losses_before = killed['message_hub']['log_scalars']['train/loss']._log_history
     losses_after = final['message_hub']['log_scalars']['train/loss']._log_history

@@ -12,12 +12,13 @@ import pytest
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.structures import InstanceData
+from mmengine.registry import DefaultScope
 from mmpose.utils import register_all_modules
 
 import genloc_mmpose.datasets  # noqa: F401  (registers AP10KSubsetDataset)
 from genloc_mmpose.datasets import AP10KSubsetDataset
 
-register_all_modules()  # default scope 'mmpose' for the pipeline transforms
+register_all_modules(init_default_scope=False)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED_DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
@@ -52,6 +53,14 @@ def _restore_message_hub():
         hub._runtime_info.pop(key, None)
     else:
         hub.update_info(key, before)
+
+
+@pytest.fixture(autouse=True)
+def _mmpose_scope():
+    """Build transforms/metrics in mmpose's scope whatever earlier tests set (e.g.
+    MMPoseInferencer with an mmdet detector leaves 'mmdet' as the default scope)."""
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        yield
 
 
 def _fake_ap10k(tmp_path):

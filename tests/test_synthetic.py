@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 from mmengine.structures import InstanceData
+from mmengine.registry import DefaultScope
 from mmpose.utils import register_all_modules
 
-register_all_modules()  # default scope 'mmpose' for the pipeline transforms
+register_all_modules(init_default_scope=False)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SYNTH_CONFIGS = osp.join(REPO, 'configs', 'genloc', 'synthetic')
@@ -23,6 +24,14 @@ EVAL_PIPELINE = [
     dict(type='GetBBoxCenterScale'),
     dict(type='PackPoseInputs')
 ]
+
+
+@pytest.fixture(autouse=True)
+def _mmpose_scope():
+    """Build transforms/metrics in mmpose's scope whatever earlier tests set (e.g.
+    MMPoseInferencer with an mmdet detector leaves 'mmdet' as the default scope)."""
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        yield
 
 
 def _load_generator():

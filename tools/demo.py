@@ -1,44 +1,56 @@
 """The README's demo: train the tiny GenLoc on the sample images shipped in
 demo/data (COCO people, AP-10K animals) on the CPU, evaluate with CocoMetric, and
-draw predictions and correlation maps with MMPose's inferencer.
+draw predictions and correlation maps with MMPose's visualizer.
 
 Usage: python tools/demo.py [--work-dir work_dirs/demo]
 """
 import argparse
 import json
 import os.path as osp
+import warnings
 
-from mmengine.config import Config
-from mmengine.logging import print_log
-from mmengine.runner import Runner
+# mmengine 0.10 imports pkg_resources (hence setuptools<81): understood, harmless.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
-import genloc_mmpose  # noqa: F401
+import numpy as np  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import genloc_mmpose  # noqa: F401,E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'configs', 'genloc', 'tiny')
 DEMOS = dict(
-    coco=(osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-64x48.py'),
+    coco=(osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-128x96.py'),
           'demo/data/coco/test_coco.json', 785),
-    ap10k=(osp.join(TINY, 'genloc_tiny_1xb2-200it_ap10k-64x64.py'),
+    ap10k=(osp.join(TINY, 'genloc_tiny_1xb2-150it_ap10k-128x128.py'),
            'demo/data/ap10k/test_ap10k.json', 37516))
 
 
-def draw(config, checkpoint, ann_file, image_id, out_dir):
-    """Predictions and the fused correlation maps for one sample image, with the
-    ground-truth boxes given to the inferencer."""
-    from mmpose.apis import MMPoseInferencer
+def draw(config, checkpoint, ann_file, image_id, out_file):
+    """Predictions and the fused correlation maps of one sample image, for its
+    ground-truth boxes, drawn by MMPose's visualizer (as mmpose's image demo)."""
+    import mmcv
+    from mmpose.apis import inference_topdown, init_model
+    from mmpose.registry import VISUALIZERS
+    from mmpose.structures import merge_data_samples
     with open(ann_file) as f:
         coco = json.load(f)
     image = next(i for i in coco['images'] if i['id'] == image_id)
-    boxes = [[x, y, x + w, y + h] for x, y, w, h in (
+    boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (
         a['bbox'] for a in coco['annotations']
-        if a['image_id'] == image_id and a['num_keypoints'] > 0)]
-    inferencer = MMPoseInferencer(pose2d=config, pose2d_weights=checkpoint, device='cpu',
-                                  det_model='whole_image')
+        if a['image_id'] == image_id and a['num_keypoints'] > 0)])
+    model = init_model(config, checkpoint, device='cpu')
+    model.test_cfg['output_heatmaps'] = True  # the fused correlation maps
     img = osp.join(osp.dirname(ann_file), image['file_name'])
-    next(inferencer(img, bboxes=boxes, draw_heatmap=True, vis_out_dir=out_dir,
-                    kpt_thr=0.2))
-    return osp.join(out_dir, image['file_name'])
+    result = merge_data_samples(inference_topdown(model, img, bboxes=boxes))
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.set_dataset_meta(model.dataset_meta)
+    visualizer.add_datasample('result', mmcv.imread(img, channel_order='rgb'), result,
+                              draw_gt=False, draw_heatmap=True, draw_bbox=True,
+                              kpt_thr=0.2, show=False, out_file=out_file)
+    return out_file
 
 
 def main():
@@ -54,7 +66,7 @@ def main():
         metrics = runner.test()
         checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
         picture = draw(config, checkpoint, osp.join(REPO, ann_file), image_id,
-                       osp.join(cfg.work_dir, 'vis'))
+                       osp.join(cfg.work_dir, f'{name}_predictions_and_maps.jpg'))
         results[name] = (metrics['coco/AP'], picture)
     for name, (ap, picture) in results.items():
         print_log(f'{name}: CocoMetric AP {ap:.3f} (train = test sample: an overfit '

@@ -19,7 +19,11 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
 fi
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-pip() { "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@"; }
+# (the machine-wide pip config may name index folders that do not exist: not news)
+pip() {
+  "$VENV/bin/python" -m pip --disable-pip-version-check -q "$@" 2>&1 |
+    { grep -v -e "^WARNING: Location '.*' is ignored" -e "chumpy" || true; }
+}
 
 pip install -r requirements/runtime.txt -r requirements/tests.txt wheel ninja cython
 

@@ -68,7 +68,8 @@ class GenLocHeatmap(BaseKeypointCodec):
         ys = torch.arange(height, device=maps.device, dtype=torch.float32)
         gx = torch.exp(-(xs - u[..., None])**2 / (2 * self.sigma**2))  # (B, K, W)
         gy = torch.exp(-(ys - v[..., None])**2 / (2 * self.sigma**2))  # (B, K, H)
-        scores = torch.einsum('bkhw,bkh,bkw->bk', maps, gy, gx)
+        # elementwise products and sums: no autocast to bf16 here
+        scores = (maps * gy[..., :, None] * gx[..., None, :]).sum((-2, -1))
         stride = torch.as_tensor(self.stride, device=maps.device)
         keypoints = (torch.stack([u, v], -1) + 0.5) * stride - 0.5
         keypoints, scores = keypoints.cpu().numpy(), scores.clamp(0, 1).cpu().numpy()

@@ -58,9 +58,12 @@ class GenLocBackbone(BaseModule):
             timestep of SD-1.5's schedule (Table 1 ablation); default clean, t=0.
         condition_init_std (float): Std of the normal init of the conditions
             (1.0 is the scale of CLIP text embeddings that SD was trained with).
-        with_cp (bool): Gradient checkpointing in the U-Net.
+        with_cp (bool): Memory mode: gradient checkpointing in the U-Net, and the
+            VAE encodes one image at a time.
         freeze_unet (bool): Freeze the U-Net (the method). ``False`` trains all of
             it; only meant for random-weight U-Nets, which have no prior to keep.
+        compile (bool): ``torch.compile`` the U-Net and the VAE encoder in place
+            (state dict keys unchanged); the first iterations then take minutes.
 
     Returns (forward):
         tuple[Tensor]: one map (B, K, h_l, w_l) per CKHE layer, in U-Net order; in
@@ -80,7 +83,8 @@ class GenLocBackbone(BaseModule):
                  noise_timestep: Optional[int] = None,
                  condition_init_std: float = 1.0,
                  with_cp: bool = False,
-                 freeze_unet: bool = True):
+                 freeze_unet: bool = True,
+                 compile: bool = False):
         super().__init__()
         self.pretrained = pretrained
         self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
@@ -94,6 +98,7 @@ class GenLocBackbone(BaseModule):
             self.unet.add_adapter(LoraConfig(**lora))
         if with_cp:
             self.unet.enable_gradient_checkpointing()
+            self.vae.enable_slicing()  # encode one image at a time: lower peak memory
 
         self.conditions = nn.Parameter(
             torch.randn(num_keypoints, self.unet.config.cross_attention_dim) *
@@ -113,6 +118,9 @@ class GenLocBackbone(BaseModule):
                              '(use CrossAttnUpBlock2D in up_block_types).')
         self._freeze_after(last_ckhe)
 
+        if compile:
+            self.unet.compile()
+            self.vae.encoder.compile()
         self.noise_timestep = noise_timestep
         if noise_timestep is not None:
             self.scheduler = DDPMScheduler.from_config(_arch_config(SD15_SCHEDULER))

@@ -1,10 +1,11 @@
 # The tiny random-weight GenLoc on the AP-10K sample (2 animals): demo and tests.
-_base_ = ['./genloc_tiny_1xb12-300it_coco-64x48.py']
+# Same setup as the COCO one (see there for what differs from the SD-1.5 configs).
+_base_ = ['./genloc_tiny_1xb12-300it_coco-128x96.py']
 
 data_root = 'demo/data/ap10k/'
 dataset_type = 'AP10KDataset'
-max_iters = 200
-codec = dict(type='GenLocHeatmap', input_size=(64, 64), heatmap_size=(32, 32), sigma=1.5)
+max_iters = 150
+codec = dict(type='GenLocHeatmap', input_size=(128, 128), heatmap_size=(64, 64), sigma=2)
 
 model = dict(head=dict(decoder=codec))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_iters, by_epoch=False)]
@@ -13,15 +14,14 @@ default_hooks = dict(checkpoint=dict(interval=max_iters))
 
 train_pipeline = [
     dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
     dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')
 ]

@@ -1,0 +1,610 @@
+#!/usr/bin/env python
+"""Throughput and memory of a GenLoc config: train step, inference, data loading.
+
+Builds the model from the config with MMPose's registry exactly as tools/train.py
+does (``MODELS.build(cfg.model)``) and times, on a synthetic batch:
+
+- ``train``: ``model(inputs, data_samples, mode='loss')``, ``parse_losses``,
+  backward and optimizer step through the config's ``optim_wrapper`` (built by
+  ``mmengine.optim.build_optim_wrapper``, ``accumulative_counts=1``; bf16 uses
+  ``AmpOptimWrapper(dtype='bfloat16')`` on CUDA, ``torch.autocast`` on the CPU).
+- ``infer``: ``model(inputs, data_samples, mode='predict')`` under ``no_grad``,
+  flip test as ``--flip``/``--no-flip`` (default: the config's ``test_cfg``).
+- ``--loader``: images/s of the config's ``train_dataloader`` pipeline on the CPU
+  with N workers, over the sample data in demo/data (repeated).
+
+Inputs are (B, 3, H, W) in [-1, 1] (what the data preprocessor hands the model);
+targets are the codec's Gaussian heatmaps of random keypoints. Warm-up iterations
+are excluded; the device is synchronised around each timed iteration.
+
+Example (SD-1.5 architecture with random weights, nothing downloaded):
+
+    python tools/benchmark.py \
+        configs/genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py \
+        --random-weights --batch-size 32 --input-size 256 256 --dtype bf16 \
+        --modes train infer --iters 10 --warmup 3 --device cuda --json bench.json
+"""
+import argparse
+import contextlib
+import copy
+import gc
+import json
+import logging
+import math
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO not in sys.path:  # run as a script from anywhere: find genloc_mmpose
+    sys.path.insert(0, REPO)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
+# mmpose finds the dataset metainfo files in its .mim folder: expected, not news.
+warnings.filterwarnings('ignore', message='The metainfo config file')
+MODES = ('train', 'infer')
+SAMPLE_DATA = {
+    'coco': dict(type='CocoDataset', data_root='demo/data/coco/',
+                 ann_file='test_coco.json'),
+    'ap10k': dict(type='AP10KDataset', data_root='demo/data/ap10k/',
+                  ann_file='test_ap10k.json'),
+}
+
+
+class BenchmarkError(Exception):
+    """A user error: reported as ``error: ...`` with exit status 2."""
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='GenLoc benchmark: train/infer images/s and peak memory, and '
+        'data-loading images/s.')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config keys, as in tools/train.py')
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help="images per step (default: the config's "
+                        'train_dataloader.batch_size)')
+    parser.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'),
+                        default=None,
+                        help="input crop W H (default: the codec's input_size); the "
+                        'heatmap size follows with the config\'s input/heatmap ratio')
+    parser.add_argument('--dtype', choices=['fp32', 'bf16'], default=None,
+                        help='default: bf16 if the config uses AmpOptimWrapper '
+                        'with bfloat16, else fp32')
+    parser.add_argument('--with-cp', action=argparse.BooleanOptionalAction,
+                        default=None,
+                        help="U-Net gradient checkpointing (default: the config's)")
+    parser.add_argument('--compile', action=argparse.BooleanOptionalAction,
+                        default=False, help='torch.compile the U-Net')
+    parser.add_argument('--flip', action=argparse.BooleanOptionalAction, default=None,
+                        help="flip test in infer (default: the config's test_cfg)")
+    parser.add_argument('--iters', type=int, default=10, help='timed iterations')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed warm-up iterations (compile happens here)')
+    parser.add_argument('--modes', nargs='*', choices=MODES, default=list(MODES),
+                        help='model benchmarks to run, in order (none: only --loader)')
+    parser.add_argument('--device', default=None,
+                        help='cuda, cuda:N or cpu (default: cuda if available)')
+    parser.add_argument('--random-weights', action='store_true',
+                        help='build the Stable Diffusion architecture with random '
+                        'weights (model.backbone.pretrained=None): same cost, no '
+                        'weights folder needed')
+    parser.add_argument('--loader', action='store_true',
+                        help="also time the config's train_dataloader pipeline")
+    parser.add_argument('--workers', type=int, default=None,
+                        help="loader workers (default: the config's num_workers)")
+    parser.add_argument('--loader-iters', type=int, default=None,
+                        help='timed loader batches (default: max(iters, 4*workers))')
+    parser.add_argument('--loader-data', choices=['auto', *SAMPLE_DATA], default='auto',
+                        help='sample data for --loader (auto: ap10k for '
+                        'AP10KDataset configs, else coco)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads (default: torch\'s; on a busy '
+                        'machine 1 avoids OpenMP oversubscription)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--json', default=None, help='write all settings and results')
+    return parser.parse_args(argv)
+
+
+# --------------------------------------------------------------------------- config
+
+def _resolve_input_size(cfg, input_size):
+    """Set the codec input/heatmap size everywhere; return (input, heatmap) (W, H)."""
+    decoder = cfg.model.head.decoder
+    old_in = tuple(int(v) for v in decoder['input_size'])
+    old_hm = tuple(int(v) for v in decoder['heatmap_size'])
+    if input_size is None:
+        return old_in, old_hm
+    new_in = tuple(int(v) for v in input_size)
+    if min(new_in) <= 0:
+        raise BenchmarkError(f'--input-size must be positive, got {new_in}')
+    strides = [i / h for i, h in zip(old_in, old_hm)]
+    new_hm = tuple(round(i / s) for i, s in zip(new_in, strides))
+    if any(abs(h * s - i) > 1e-6 for h, s, i in zip(new_hm, strides, new_in)):
+        raise BenchmarkError(
+            f'--input-size {new_in[0]} {new_in[1]} (W H) is not a multiple of the '
+            f"config's input/heatmap stride {strides} (codec input_size {old_in}, "
+            f'heatmap_size {old_hm}).')
+
+    def update_codec(codec):
+        if codec.get('type') == decoder.get('type') and tuple(
+                codec.get('input_size', ())) == old_in:
+            codec['input_size'] = new_in
+            codec['heatmap_size'] = new_hm
+
+    update_codec(decoder)
+    if isinstance(cfg.get('codec'), dict):
+        update_codec(cfg.codec)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = (cfg.get(key) or {}).get('dataset', {}).get('pipeline', [])
+        for transform in pipeline:
+            if transform.get('type') == 'TopdownAffine':
+                transform['input_size'] = new_in
+            encoder = transform.get('encoder')
+            if isinstance(encoder, dict):
+                update_codec(encoder)
+            elif isinstance(encoder, (list, tuple)):
+                for enc in encoder:
+                    update_codec(enc)
+    return new_in, new_hm
+
+
+def _size_divisor(backbone_cfg):
+    """2**(U-Net down blocks - 1) * 2**(VAE blocks - 1), read from the config (or
+    the weights folder), before the model is built; None if unknown."""
+    from genloc_mmpose.models.backbone import SD15_UNET, SD15_VAE, _arch_config
+    pretrained = backbone_cfg.get('pretrained')
+    try:
+        if pretrained is not None:
+            unet = _arch_config(osp.join(pretrained, 'unet', 'config.json'))
+            vae = _arch_config(osp.join(pretrained, 'vae', 'config.json'))
+        else:
+            unet = _arch_config(backbone_cfg.get('unet_cfg', SD15_UNET))
+            vae = _arch_config(backbone_cfg.get('vae_cfg', SD15_VAE))
+        return (2**(len(unet['down_block_types']) - 1) *
+                2**(len(vae['block_out_channels']) - 1))
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_divisor(input_size, divisor):
+    width, height = input_size
+    if divisor and (width % divisor or height % divisor):
+        good = tuple(max(divisor, round(v / divisor) * divisor) for v in input_size)
+        raise BenchmarkError(
+            f'--input-size {width} {height} (W H) is not a multiple of {divisor}, the '
+            'size divisor of this model (VAE downsampling x U-Net downsampling); '
+            f'use e.g. --input-size {good[0]} {good[1]}.')
+
+
+def _default_dtype(cfg):
+    optim = cfg.get('optim_wrapper') or {}
+    if optim.get('type') == 'AmpOptimWrapper' and str(
+            optim.get('dtype')) in ('bfloat16', 'torch.bfloat16'):
+        return 'bf16'
+    return 'fp32'
+
+
+def _optim_wrapper_cfg(cfg, dtype, device):
+    optim = copy.deepcopy(cfg.optim_wrapper)
+    optim = optim.to_dict() if hasattr(optim, 'to_dict') else dict(optim)
+    optim['accumulative_counts'] = 1
+    cpu_autocast = False
+    if dtype == 'bf16' and device.type == 'cuda':
+        optim['type'] = 'AmpOptimWrapper'
+        optim['dtype'] = 'bfloat16'
+    else:
+        # AmpOptimWrapper refuses the CPU: plain OptimWrapper (+ torch.autocast).
+        optim['type'] = 'OptimWrapper'
+        optim.pop('dtype', None)
+        optim.pop('loss_scale', None)
+        cpu_autocast = dtype == 'bf16'
+    return optim, cpu_autocast
+
+
+# ------------------------------------------------------------------------- synthetic
+
+def _flip_indices(cfg, num_keypoints):
+    try:
+        from mmpose.datasets.datasets.utils import parse_pose_metainfo
+        from mmpose.registry import DATASETS
+        dataset_cls = DATASETS.get(cfg.train_dataloader.dataset.type)
+        flip = parse_pose_metainfo(dataset_cls.METAINFO)['flip_indices']
+        if len(flip) == num_keypoints:
+            return list(flip)
+    except Exception:  # noqa: BLE001 (a custom dataset: identity is fine here)
+        pass
+    return list(range(num_keypoints))
+
+
+def make_batch(model, cfg, batch_size, input_size, device, seed):
+    """Inputs (B, 3, H, W) in [-1, 1] and PoseDataSample's with the codec's gt."""
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.structures import PoseDataSample
+
+    width, height = input_size
+    codec = model.head.decoder
+    num_keypoints = model.backbone.conditions.shape[0]
+    flip_indices = _flip_indices(cfg, num_keypoints)
+    rng = np.random.RandomState(seed)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(batch_size, 3, height, width, generator=gen) * 2 - 1
+    samples = []
+    for i in range(batch_size):
+        keypoints = rng.uniform([0.1 * width, 0.1 * height], [0.9 * width, 0.9 * height],
+                                size=(1, num_keypoints, 2)).astype(np.float32)
+        visible = (rng.rand(1, num_keypoints) > 0.2).astype(np.float32)
+        encoded = codec.encode(keypoints, visible)
+        sample = PoseDataSample(metainfo=dict(
+            id=i, img_id=i, img_path=f'<synthetic {i}>', category_id=1,
+            ori_shape=(height, width), img_shape=(height, width),
+            input_size=(width, height),
+            input_center=np.array([width / 2, height / 2], dtype=np.float32),
+            input_scale=np.array([width, height], dtype=np.float32),
+            flip=False, flip_direction=None, flip_indices=flip_indices))
+        sample.gt_instances = InstanceData(
+            bboxes=np.array([[0, 0, width, height]], dtype=np.float32),
+            bbox_scores=np.ones(1, dtype=np.float32),
+            keypoints=keypoints, keypoints_visible=visible)
+        sample.gt_instance_labels = InstanceData(
+            keypoint_weights=torch.from_numpy(encoded['keypoint_weights']))
+        sample.gt_fields = PixelData(heatmaps=torch.from_numpy(encoded['heatmaps']))
+        samples.append(sample.to(device))
+    return inputs.to(device), samples
+
+
+# --------------------------------------------------------------------------- timing
+
+def _sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _max_rss_mb():
+    # Linux: KiB. Process-wide peak, so only growth beyond earlier peaks shows.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_steps(step, device, iters, warmup, images_per_step):
+    """Run ``warmup`` + ``iters`` steps; images/s over the timed ones."""
+    gc.collect()
+    if device.type == 'cuda':
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    rss0 = _max_rss_mb()
+    mem0 = torch.cuda.memory_allocated(device) if device.type == 'cuda' else None
+    first_iter_s = None
+    for i in range(warmup):
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        if i == 0:
+            first_iter_s = time.perf_counter() - start
+    times = []
+    last = None
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        start = time.perf_counter()
+        last = step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    total = time.perf_counter() - t0
+    result = dict(
+        iters=iters, warmup=warmup, batch_size=images_per_step,
+        images_per_s=iters * images_per_step / total if total > 0 else None,
+        time_s=total,
+        iter_ms_mean=1e3 * statistics.fmean(times) if times else None,
+        iter_ms_median=1e3 * statistics.median(times) if times else None,
+        iter_ms_min=1e3 * min(times) if times else None,
+        first_iter_s=first_iter_s)
+    if device.type == 'cuda':
+        result.update(
+            peak_mem_mb=torch.cuda.max_memory_allocated(device) / 2**20,
+            peak_mem_reserved_mb=torch.cuda.max_memory_reserved(device) / 2**20,
+            start_mem_mb=mem0 / 2**20,
+            peak_rss_mb=_max_rss_mb(), peak_rss_delta_mb=None)
+    else:
+        rss = _max_rss_mb()
+        result.update(peak_mem_mb=None, peak_mem_reserved_mb=None, start_mem_mb=None,
+                      peak_rss_mb=rss, peak_rss_delta_mb=rss - rss0)
+    return result, last
+
+
+@contextlib.contextmanager
+def _quiet_logger(level=logging.ERROR):
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    old = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def bench_model(cfg, args, settings, device):
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.runner.amp import autocast
+    from mmpose.registry import MODELS
+
+    t0 = time.perf_counter()
+    torch.manual_seed(args.seed)
+    cfg.model.backbone.compile = bool(args.compile)
+    with torch.device(device):  # random SD-1.5 init on the GPU: seconds, not minutes
+        model = MODELS.build(cfg.model)
+    with _quiet_logger():  # init_weights dumps one line per parameter
+        model.init_weights()
+    model.to(device)
+    build_s = time.perf_counter() - t0
+    divisor = getattr(model.backbone, 'size_divisor', None)
+    _check_divisor(settings['input_size'], divisor)  # in case the config pre-check missed
+
+    params = list(model.parameters())
+    info = dict(
+        build_s=build_s, size_divisor=divisor,
+        num_keypoints=int(model.backbone.conditions.shape[0]),
+        params_total=sum(p.numel() for p in params),
+        params_trainable=sum(p.numel() for p in params if p.requires_grad),
+        ckhe_layers=len(getattr(model.backbone, 'ckhe_processors', [])))
+
+    inputs, samples = make_batch(model, cfg, settings['batch_size'],
+                                 settings['input_size'], device, args.seed)
+    bf16 = settings['dtype'] == 'bf16'
+    results = {}
+    optim_wrapper = cpu_autocast = None
+    for mode in args.modes:
+        if mode == 'train':
+            if optim_wrapper is None:
+                optim_cfg, cpu_autocast = _optim_wrapper_cfg(cfg, settings['dtype'],
+                                                             device)
+                with _quiet_logger():  # one warning per frozen parameter
+                    optim_wrapper = build_optim_wrapper(model, optim_cfg)
+                settings['optim_wrapper'] = optim_cfg['type'] + (
+                    ' + torch.autocast(cpu, bfloat16)' if cpu_autocast else '')
+
+            def step():
+                extra = (autocast(device_type='cpu', dtype=torch.bfloat16)
+                         if cpu_autocast else contextlib.nullcontext())
+                with optim_wrapper.optim_context(model), extra:
+                    losses = model(inputs, samples, mode='loss')
+                    loss, _ = model.parse_losses(losses)
+                optim_wrapper.update_params(loss)
+                return loss
+
+            model.train()
+        else:
+
+            def step():
+                with torch.no_grad(), autocast(device_type=device.type,
+                                               dtype=torch.bfloat16, enabled=bf16):
+                    return model(inputs, samples, mode='predict')
+
+            model.eval()
+        try:
+            result, last = time_steps(step, device, args.iters, args.warmup,
+                                      settings['batch_size'])
+        except torch.cuda.OutOfMemoryError as exc:
+            results[mode] = dict(error=f'CUDA out of memory: {str(exc).splitlines()[0]}',
+                                 peak_mem_mb=torch.cuda.max_memory_allocated(device) /
+                                 2**20)
+            if optim_wrapper is not None:
+                optim_wrapper.zero_grad()
+            continue
+        if mode == 'train':
+            result['loss'] = float(last.detach().float()) if last is not None else None
+            optim_wrapper.zero_grad()
+        else:
+            result['num_predictions'] = len(last) if last is not None else None
+        results[mode] = result
+    return info, results
+
+
+def bench_loader(cfg, args, settings):
+    from mmengine.runner import Runner
+    from mmpose.registry import DATASETS
+
+    dl_cfg = copy.deepcopy(cfg.train_dataloader)
+    dl_cfg = dl_cfg.to_dict() if hasattr(dl_cfg, 'to_dict') else dict(dl_cfg)
+    dataset = dl_cfg['dataset']
+    which = args.loader_data
+    if which == 'auto':
+        which = 'ap10k' if dataset.get('type') == 'AP10KDataset' else 'coco'
+    sample = SAMPLE_DATA[which]
+    if dataset.get('type') != sample['type']:
+        dataset['type'] = sample['type']
+    dataset.update(data_root=osp.join(REPO, sample['data_root']),
+                   ann_file=sample['ann_file'], data_prefix=dict(img=''))
+    base_len = len(DATASETS.build(copy.deepcopy(dataset)))
+    if base_len == 0:
+        raise BenchmarkError(f'no training instances in the {which} sample data')
+    workers = settings['workers']
+    loader_iters = args.loader_iters or max(args.iters, 4 * max(workers, 1))
+    warmup = max(args.warmup, 1)
+    needed = (loader_iters + warmup + 2) * settings['batch_size']
+    times = math.ceil(needed / base_len)
+    dl_cfg['dataset'] = dict(type='RepeatDataset', times=times, dataset=dataset)
+    dl_cfg['batch_size'] = settings['batch_size']
+    dl_cfg['num_workers'] = workers
+    if workers > 0:
+        dl_cfg['persistent_workers'] = bool(dl_cfg.get('persistent_workers', False))
+    else:
+        dl_cfg.pop('persistent_workers', None)
+        dl_cfg.pop('prefetch_factor', None)
+    loader = Runner.build_dataloader(dl_cfg, seed=args.seed)
+
+    t0 = time.perf_counter()
+    it = iter(loader)
+    first_batch_s = None
+    for i in range(warmup):
+        next(it)
+        if i == 0:
+            first_batch_s = time.perf_counter() - t0
+    count = 0
+    start = time.perf_counter()
+    for _ in range(loader_iters):
+        batch = next(it)
+        count += len(batch['inputs'])
+    total = time.perf_counter() - start
+    del it, loader
+    return dict(images_per_s=count / total if total > 0 else None, images=count,
+                batches=loader_iters, batch_ms_mean=1e3 * total / loader_iters,
+                warmup=warmup, time_s=total, first_batch_s=first_batch_s, workers=workers,
+                batch_size=settings['batch_size'], sample_data=which,
+                dataset_type=dataset['type'], sample_instances=base_len,
+                repeat_times=times, cpu_count=os.cpu_count())
+
+
+# ---------------------------------------------------------------------------- report
+
+def _env(device):
+    env = dict(python=platform.python_version(), platform=platform.platform(),
+               torch=torch.__version__, cuda=torch.version.cuda,
+               cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(),
+               device=str(device), hostname=platform.node())
+    if device.type == 'cuda':
+        env['gpu'] = torch.cuda.get_device_name(device)
+        env['gpu_mem_mb'] = torch.cuda.get_device_properties(device).total_memory / 2**20
+    for name in ('mmpose', 'mmengine', 'mmcv', 'diffusers', 'peft'):
+        try:
+            env[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001
+            env[name] = None
+    try:
+        env['git_commit'] = subprocess.run(
+            ['git', 'rev-parse', '--short', 'HEAD'], cwd=REPO, capture_output=True,
+            text=True, timeout=10).stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        env['git_commit'] = None
+    return env
+
+
+def _fmt(value, spec=None):
+    if value is None:
+        return '-'
+    return format(value, spec or ('.1f' if abs(value) >= 10 else '.3g'))
+
+
+def format_table(report):
+    s = report['settings']
+    lines = [
+        f"GenLoc benchmark: {osp.basename(report['config'])}",
+        f"device {report['env'].get('gpu') or s['device']} | batch {s['batch_size']} | "
+        f"input {s['input_size'][0]}x{s['input_size'][1]} (W x H) | heatmap "
+        f"{s['heatmap_size'][0]}x{s['heatmap_size'][1]} | {s['dtype']} | with_cp "
+        f"{s['with_cp']} | compile {s['compile']} | flip {s['flip']} | "
+        f"{s['iters']} iters after {s['warmup']} warm-up",
+    ]
+    header = (f"{'mode':<8}{'img/s':>10}{'ms/iter':>10}{'median':>10}"
+              f"{'first s':>9}{'peak MiB':>11}{'RSS +MiB':>10}")
+    lines += [header, '-' * len(header)]
+    for mode, r in report['results'].items():
+        if 'error' in r:
+            lines.append(f'{mode:<8}  ERROR: {r["error"]}')
+            continue
+        first = r.get('first_iter_s', r.get('first_batch_s'))
+        lines.append(
+            f"{mode:<8}{_fmt(r.get('images_per_s')):>10}"
+            f"{_fmt(r.get('iter_ms_mean', r.get('batch_ms_mean'))):>10}"
+            f"{_fmt(r.get('iter_ms_median')):>10}{_fmt(first, '.2f'):>9}"
+            f"{_fmt(r.get('peak_mem_mb'), '.0f'):>11}"
+            f"{_fmt(r.get('peak_rss_delta_mb'), '.0f'):>10}")
+    if 'loader' in report['results'] and 'error' not in report['results']['loader']:
+        r = report['results']['loader']
+        lines.append(f"loader: {r['workers']} workers, {r['sample_data']} sample data "
+                     f"({r['dataset_type']}), {r['images']} images")
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        raise BenchmarkError('--iters must be >= 1 and --warmup >= 0')
+    if not args.modes and not args.loader:
+        raise BenchmarkError('nothing to do: give --modes train/infer and/or --loader')
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BenchmarkError('--threads must be >= 1')
+        torch.set_num_threads(args.threads)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    import genloc_mmpose  # noqa: F401 (registers GenLoc modules)
+
+    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise BenchmarkError('--device cuda but CUDA is not available')
+    backbone = cfg.model.backbone
+    if args.random_weights:
+        backbone.pretrained = None
+    elif args.modes and backbone.get('pretrained') is not None and not osp.isdir(
+            backbone.pretrained):
+        raise BenchmarkError(
+            f'Stable Diffusion weights folder {backbone.pretrained!r} not found: pass '
+            '--random-weights to benchmark the same architecture with random weights '
+            '(same cost), or set model.backbone.pretrained.')
+    if args.with_cp is not None:
+        backbone.with_cp = args.with_cp
+    test_cfg = cfg.model.setdefault('test_cfg', {})
+    if args.flip is not None:
+        test_cfg['flip_test'] = args.flip
+    input_size, heatmap_size = _resolve_input_size(cfg, args.input_size)
+    _check_divisor(input_size, _size_divisor(backbone))
+
+    settings = dict(
+        config=args.config, cfg_options=args.cfg_options or {},
+        batch_size=args.batch_size or int(cfg.train_dataloader.batch_size),
+        input_size=list(input_size), heatmap_size=list(heatmap_size),
+        dtype=args.dtype or _default_dtype(cfg),
+        with_cp=bool(backbone.get('with_cp', False)), compile=bool(args.compile),
+        flip=bool(test_cfg.get('flip_test', False)), iters=args.iters,
+        warmup=args.warmup, modes=list(args.modes), device=str(device),
+        random_weights=bool(args.random_weights or backbone.get('pretrained') is None),
+        pretrained=backbone.get('pretrained'), loader=bool(args.loader),
+        workers=(args.workers if args.workers is not None else int(
+            cfg.train_dataloader.get('num_workers', 0))),
+        threads=torch.get_num_threads(), seed=args.seed)
+    if settings['batch_size'] < 1:
+        raise BenchmarkError('--batch-size must be >= 1')
+    if settings['dtype'] == 'bf16' and device.type == 'cuda' and not (
+            torch.cuda.is_bf16_supported()):
+        raise BenchmarkError('this GPU does not support bfloat16')
+
+    report = dict(config=args.config, settings=settings, env=_env(device), model=None,
+                  results={})
+    status = 0
+    if args.modes:
+        report['model'], report['results'] = bench_model(cfg, args, settings, device)
+        status = int(any('error' in r for r in report['results'].values()))
+    if args.loader:
+        report['results']['loader'] = bench_loader(cfg, args, settings)
+
+    print(format_table(report), flush=True)
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2, default=str)
+        print(f'wrote {args.json}')
+    return status
+
+
+if __name__ == '__main__':
+    try:
+        sys.exit(main())
+    except BenchmarkError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(2)
