@@ -1,7 +1,7 @@
 """GenLoc backbone: frozen SD VAE encoder + frozen SD U-Net with CKHE, paper §3.1-3.2."""
 import json
 import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel

@@ -1,5 +1,5 @@
 """CorrelationMapHead: fuses the CKHE maps of all layers into one map per keypoint."""
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
