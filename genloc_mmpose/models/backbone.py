@@ -86,7 +86,6 @@ class GenLocBackbone(BaseModule):
                  freeze_unet: bool = True,
                  compile: bool = False):
         super().__init__()
-        self.pretrained = pretrained
         self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
         # Only the encoder is used: do not keep the decoder in memory.
         self.vae.decoder = None
