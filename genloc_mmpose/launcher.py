@@ -1,0 +1,39 @@
+"""Run one of MMPose's own tools (``mmpose/.mim/tools/*.py``) with GenLoc registered."""
+import gc
+import os.path as osp
+import runpy
+
+import mmpose
+import torch
+import torch.distributed as dist
+
+
+def destroy_process_group() -> None:
+    """Destroy the default process group, if any, and stop its threads.
+
+    mmengine never destroys it. A gloo group left alive at exit aborts a finished
+    run (SIGABRT, "terminate called without an active exception"), and
+    ``dist.destroy_process_group()`` alone does not stop gloo's threads while the
+    runner's DDP model, kept by reference cycles, still holds the group: collect
+    the cycles first.
+    """
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()
+        dist.destroy_process_group()
+
+
+def run_mmpose_tool(name: str) -> None:
+    """Run ``mmpose/.mim/tools/<name>`` as ``__main__`` (it parses ``sys.argv``).
+
+    For multi-process runs (``--launcher pytorch``): without a GPU,
+    ``torch.cuda.set_device`` (which mmengine 0.10's launcher calls even for gloo)
+    is a no-op (CPU DDP also needs ``--cfg-options model_wrapper_cfg.device_ids=None``);
+    the process group is destroyed before the interpreter exits.
+    """
+    if not torch.cuda.is_available():
+        torch.cuda.set_device = lambda device: None
+    try:
+        runpy.run_path(osp.join(osp.dirname(mmpose.__file__), '.mim', 'tools', name),
+                       run_name='__main__')
+    finally:
+        destroy_process_group()
