@@ -34,7 +34,7 @@ default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_ke
 codec = dict(type='GenLocHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
 
 model = dict(
-    type='TopdownPoseEstimator',
+    type='BatchFlipTopdownPoseEstimator',  # flip test as one batched pass
     data_preprocessor=dict(
         type='PoseDataPreprocessor', mean=[127.5] * 3, std=[127.5] * 3, bgr_to_rgb=True),
     backbone=dict(
