@@ -3,6 +3,7 @@
 backbone, head, loss and codec into MMPose's registries."""
 from .checkpoint import allow_mmengine_checkpoint_globals
 from .codecs import *  # noqa: F401,F403
+from .compat import fix_pose2d_inferencer_bboxes
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
@@ -10,3 +11,4 @@ from .models import *  # noqa: F401,F403
 __version__ = '0.1.0'
 
 allow_mmengine_checkpoint_globals()
+fix_pose2d_inferencer_bboxes()

@@ -176,23 +176,30 @@ def test_inferencer_detector_boxes_and_whole_image(coco_ckpt, tmp_path):
     assert keypoints.shape == (len(people), 17, 2)
     assert osp.isfile(tmp_path / 'det' / '000000000785.jpg')
 
-    # given boxes (the GT box of a training person). mmpose 1.3.2's
-    # Pose2DInferencer drops its `bboxes` argument, so boxes go through mmpose's
-    # inference_topdown, on the same model.
+    # given boxes (the GT box of a training person, and a second box), x1y1x2y2 in
+    # image pixels: MMPoseInferencer with det_model='whole_image' uses them (mmpose
+    # 1.3.2 ignored them; genloc_mmpose.compat fixes that)
     from mmpose.apis import inference_topdown
     inferencer = MMPoseInferencer(pose2d=COCO_CFG, pose2d_weights=ckpt, device='cpu',
                                   det_model='whole_image')
     with open(osp.join(COCO, 'test_coco.json')) as f:
         ann = next(a for a in json.load(f)['annotations'] if a['image_id'] == 785)
     x, y, w, h = ann['bbox']
-    results = inference_topdown(inferencer.inferencer.model, img,
-                                bboxes=np.array([[x, y, x + w, y + h]]))
-    assert len(results) == 1
-    kpts = results[0].pred_instances.keypoints[0]
+    boxes = [[x, y, x + w, y + h], [10, 20, 200, 400]]
+    people = next(inferencer(img, bboxes=[boxes]))['predictions'][0]
+    assert len(people) == 2
+    np.testing.assert_allclose([p['bbox'][0] for p in people], boxes, rtol=1e-6)
+    kpts = np.array(people[0]['keypoints'])
     gt = np.array(ann['keypoints']).reshape(17, 3)
     visible = gt[:, 2] > 0
     # the overfit model finds this training person's keypoints (error << box size)
     assert np.median(np.linalg.norm(kpts[visible] - gt[visible, :2], axis=1)) < 0.05 * h
+    # the same keypoints as mmpose's inference_topdown on the same model and boxes
+    samples = inference_topdown(inferencer.inferencer.model, img, bboxes=np.array(boxes))
+    np.testing.assert_allclose([p['keypoints'] for p in people],
+                               [s.pred_instances.keypoints[0] for s in samples], rtol=1e-5)
+    with pytest.raises(ValueError, match='x1, y1, x2, y2'):
+        next(inferencer(img, bboxes=[[[1, 2, 3]]]))
 
     # whole image as the box, on an array input (the crop, widened to the model's
     # aspect ratio, reaches beyond the image: keypoints may too)
