@@ -61,6 +61,22 @@ def test_lora_starts_as_identity(build_backbone, images):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_noise_timestep_fresh_in_training_fixed_in_eval(build_backbone, images):
+    clean = build_backbone()
+    noisy = build_backbone(noise_timestep=601)
+    with torch.no_grad():
+        reference = clean(images)[0]
+        torch.manual_seed(5)
+        eval_a = noisy.eval()(images)[0]
+        torch.manual_seed(6)
+        eval_b = noisy(images)[0]  # other global RNG state, same noise
+        train_a, train_b = noisy.train()(images)[0], noisy(images)[0]
+    torch.testing.assert_close(eval_a, eval_b, rtol=0, atol=0)
+    assert not torch.allclose(train_a, train_b)
+    # t=601 really changes the maps (the noise reaches the U-Net)
+    assert (eval_a - reference).abs().max() > 1e-4
+
+
 def test_rejects_input_size_not_multiple_of_divisor(build_backbone):
     backbone = build_backbone()
     assert backbone.size_divisor == 8  # VAE /2, U-Net /4

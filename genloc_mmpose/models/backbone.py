@@ -56,6 +56,7 @@ class GenLocBackbone(BaseModule):
         map_mode (str): ``'ckhe'`` (eq. 7) or ``'cross_attention'`` (eq. 6).
         noise_timestep (int, optional): If set, noise the latent at this DDPM
             timestep of SD-1.5's schedule (Table 1 ablation); default clean, t=0.
+            In eval mode the noise is fixed (seed 0), so evaluation is repeatable.
         condition_init_std (float): Std of the normal init of the conditions
             (1.0 is the scale of CLIP text embeddings that SD was trained with).
         with_cp (bool): Memory mode: gradient checkpointing in the U-Net, and the
@@ -199,9 +200,13 @@ class GenLocBackbone(BaseModule):
         timestep = 0
         if self.noise_timestep is not None:
             timestep = self.noise_timestep
+            # fresh noise in training; fixed noise in eval, so tests are repeatable
+            generator = None if self.training else torch.Generator(
+                latent.device).manual_seed(0)
+            noise = torch.randn(latent.shape, generator=generator, device=latent.device,
+                                dtype=latent.dtype)
             latent = self.scheduler.add_noise(
-                latent, torch.randn_like(latent),
-                torch.tensor([timestep], device=latent.device))
+                latent, noise, torch.tensor([timestep], device=latent.device))
         conditions = self.conditions[None].expand(x.shape[0], -1, -1)
         self.unet(latent, timestep, encoder_hidden_states=conditions,
                   return_dict=False)
