@@ -12,11 +12,8 @@
 # 1247-image 25-shot set: epochs ~ 100 x 1247 / #train images) for the ~500 Canidae
 # train images (4 species; an estimate: rescale if yours differ). LR steps at 80% and
 # 95% of training.
-_base_ = ['./genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py']
-custom_imports = dict(imports=['genloc_mmpose', 'genloc_mmpose.datasets'],
-                      allow_failed_imports=False)
+_base_ = ['./genloc_sd15-lora16_8xb25-160e_ap10k-bovidae2canidae-256x256.py']
 
-data_root = 'data/ap10k/'
 max_epochs = 250
 train_cfg = dict(max_epochs=max_epochs, val_interval=25)
 param_scheduler = [
@@ -26,8 +23,6 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=25))
 
-train_dataloader = dict(dataset=dict(type='AP10KSubsetDataset', families=['Canidae']))
-val_dataloader = dict(dataset=dict(type='AP10KSubsetDataset', families=['Felidae']))
-test_dataloader = dict(dataset=dict(type='AP10KSubsetDataset', families=['Felidae']))
-val_evaluator = dict(type='CocoMetric', ann_file=None)
-test_evaluator = dict(type='CocoMetric', ann_file=None)
+train_dataloader = dict(dataset=dict(families=['Canidae']))
+val_dataloader = dict(dataset=dict(families=['Felidae']))
+test_dataloader = dict(dataset=dict(families=['Felidae']))
