@@ -1,4 +1,6 @@
-"""Datasets for the GenLoc protocols: few-shot / family subsets of AP-10K."""
+"""Datasets for the GenLoc protocols: few-shot / family subsets of AP-10K, Human-Art
+with its released (x1, y1, x2, y2) person detections."""
 from .ap10k_subset import AP10KSubsetDataset
+from .humanart_xyxy_det import HumanArtXYXYDetDataset
 
-__all__ = ['AP10KSubsetDataset']
+__all__ = ['AP10KSubsetDataset', 'HumanArtXYXYDetDataset']
