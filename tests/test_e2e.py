@@ -55,8 +55,8 @@ def test_metrics(work_dir):
 test_metrics.__test__ = False
 
 
-@pytest.mark.parametrize('config,root,ann', [(COCO_CFG, COCO, 'test_coco.json'),
-                                              (AP10K_CFG, AP10K, 'test_ap10k.json')])
+@pytest.mark.parametrize('config,root,ann', [
+    (COCO_CFG, COCO, 'test_coco.json'), (AP10K_CFG, AP10K, 'test_ap10k.json')])
 def test_ground_truth_maps_through_decode_and_metric(config, root, ann):
     """The chain without learning: the dataset pipeline's Gaussian targets, as maps,
     through the head's flip-test predict, the estimator's back-projection and
@@ -241,8 +241,9 @@ def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
     config = tmp_path / 'genloc_tiny_lora.py'
     config.write_text(
         f"_base_ = ['{COCO_CFG}']\n"
-        f"model = dict(backbone=dict(pretrained='{folder}', freeze_unet=True, lora=dict(_delete_=True,\n"
-        "    r=4, lora_alpha=4, target_modules=['to_q', 'to_k', 'to_v', 'to_out.0'])))\n")
+        f"model = dict(backbone=dict(pretrained='{folder}', freeze_unet=True,\n"
+        "    lora=dict(_delete_=True, r=4, lora_alpha=4,\n"
+        "              target_modules=['to_q', 'to_k', 'to_v', 'to_out.0'])))\n")
     options = data_options(COCO) + [
         'train_cfg.max_iters=24', 'param_scheduler.0.T_max=24',
         'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
