@@ -252,10 +252,17 @@ def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
            '--cfg-options', *options]
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    def last_saved_iter():  # mmengine writes last_checkpoint once a save is complete
+        try:
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                return int(re.search(r'iter_(\d+)\.pth', f.read()).group(1))
+        except (OSError, AttributeError):
+            return 0
+
     deadline = time.time() + 300
-    while not osp.isfile(osp.join(work_dir, 'iter_8.pth')) and time.time() < deadline:
+    while last_saved_iter() < 8 and time.time() < deadline:
         assert proc.poll() is None, 'training ended before it could be interrupted'
-        time.sleep(0.2)
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not osp.isfile(osp.join(work_dir, 'iter_24.pth'))
