@@ -31,7 +31,10 @@ param_scheduler = [
 auto_scale_lr = dict(base_batch_size=200)
 default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=2))
 
-codec = dict(type='GenLocHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
+# decoding: argmax of the fused map + DARK sub-pixel refinement (docs/experiments.md);
+# refine=None decodes the plain argmax, as the paper
+codec = dict(type='GenLocHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2,
+             refine='dark', blur_kernel_size=5)
 
 model = dict(
     type='BatchFlipTopdownPoseEstimator',  # flip test as one batched pass

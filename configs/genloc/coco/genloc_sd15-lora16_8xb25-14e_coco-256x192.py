@@ -14,7 +14,8 @@ param_scheduler = [
          by_epoch=True)
 ]
 
-codec = dict(type='GenLocHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+codec = dict(type='GenLocHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2,
+             refine='dark', blur_kernel_size=5)
 model = dict(head=dict(decoder=codec))
 
 train_pipeline = [

@@ -19,7 +19,9 @@ metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/synthetic_markers.p
 num_keypoints = 9
 max_iters = 300
 
-codec = dict(type='GenLocHeatmap', input_size=(64, 64), heatmap_size=(32, 32), sigma=1.5)
+# decoding: argmax + DARK sub-pixel refinement (refine=None: the plain argmax)
+codec = dict(type='GenLocHeatmap', input_size=(64, 64), heatmap_size=(32, 32), sigma=1.5,
+             refine='dark', blur_kernel_size=5)
 
 tiny_unet = dict(
     sample_size=16,

@@ -19,7 +19,8 @@ dataset_type = 'CocoDataset'
 num_keypoints = 17
 max_iters = 300
 
-codec = dict(type='GenLocHeatmap', input_size=(96, 128), heatmap_size=(48, 64), sigma=2)
+codec = dict(type='GenLocHeatmap', input_size=(96, 128), heatmap_size=(48, 64), sigma=2,
+             refine='dark', blur_kernel_size=5)
 
 tiny_unet = dict(
     sample_size=16,

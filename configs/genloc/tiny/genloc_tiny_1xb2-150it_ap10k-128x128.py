@@ -5,7 +5,8 @@ _base_ = ['./genloc_tiny_1xb12-300it_coco-128x96.py']
 data_root = 'demo/data/ap10k/'
 dataset_type = 'AP10KDataset'
 max_iters = 150
-codec = dict(type='GenLocHeatmap', input_size=(128, 128), heatmap_size=(64, 64), sigma=2)
+codec = dict(type='GenLocHeatmap', input_size=(128, 128), heatmap_size=(64, 64), sigma=2,
+             refine='dark', blur_kernel_size=5)
 
 model = dict(head=dict(decoder=codec))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_iters, by_epoch=False)]
