@@ -1,7 +1,7 @@
 """GenLoc backbone: frozen SD VAE encoder + frozen SD U-Net with CKHE, paper §3.1-3.2."""
 import json
 import os.path as osp
-from typing import Optional, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
@@ -11,18 +11,15 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from .ckhe import CKHEAttnProcessor
+from .sd_weights import load_sd_weights
+from .text_conditions import init_conditions
 
 ARCH_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 SD15_UNET = osp.join(ARCH_DIR, 'sd15_unet.json')
 SD15_VAE = osp.join(ARCH_DIR, 'sd15_vae.json')
 SD15_SCHEDULER = osp.join(ARCH_DIR, 'sd15_scheduler.json')
-
-WEIGHTS_HELP = (
-    'GenLoc loads Stable Diffusion 1.5 from a local diffusers folder with unet/ and '
-    'vae/ sub-folders (nothing is downloaded at run time). On a machine with '
-    'internet: `huggingface-cli download stable-diffusion-v1-5/stable-diffusion-v1-5 '
-    '--include "unet/*" "vae/*" --local-dir <folder>`, then set '
-    'model.backbone.pretrained=<folder> (or pretrained=None for random weights).')
+COMPUTE_DTYPES = {None: None, 'float32': None, 'bfloat16': torch.bfloat16,
+                  'float16': torch.float16}
 
 
 def _arch_config(cfg: Union[dict, str]) -> dict:
@@ -44,8 +41,12 @@ class GenLocBackbone(BaseModule):
 
     Args:
         num_keypoints (int): K, one learnable condition per keypoint type.
-        pretrained (str, optional): Local diffusers Stable Diffusion folder holding
-            ``unet/`` and ``vae/``. ``None`` builds random weights from
+        pretrained (str, optional): Local Stable Diffusion weights (SD-1.x, SD-2.x /
+            SD-Turbo, SDXL), loaded offline by :mod:`.sd_weights`: a diffusers folder
+            holding ``unet/`` and ``vae/`` (full-precision or only fp16/bf16
+            variant files), or one original-format ``.safetensors`` / ``.ckpt``
+            file (architecture recognised from the file; ``unet_cfg``/``vae_cfg``
+            when they match it). ``None`` builds random weights from
             ``unet_cfg``/``vae_cfg``. With ``pretrained`` set, ``state_dict`` holds
             only what is trained (conditions, LoRA): slim checkpoints.
         unet_cfg (dict | str): U-Net config (dict or json path) used when
@@ -59,12 +60,29 @@ class GenLocBackbone(BaseModule):
             In eval mode the noise is fixed (seed 0), so evaluation is repeatable.
         condition_init_std (float): Std of the normal init of the conditions
             (1.0 is the scale of CLIP text embeddings that SD was trained with).
+        condition_init (str): ``'random'`` (normal, the paper) or ``'text'``: each
+            condition from its keypoint's name with SD's own text encoder
+            (:mod:`.text_conditions`), read once at build time and not kept.
+        keypoint_names (list[str] | dict, optional): For ``'text'``: the K names,
+            or the dataset's MMPose metainfo, e.g.
+            ``dict(from_file='configs/_base_/datasets/ap10k.py')``.
+        object_name (str): For ``'text'``: the object in the prompt
+            (``"the {object_name}'s left eye"``).
+        text_encoder (str, optional): For ``'text'``: a diffusers folder holding
+            ``text_encoder/`` and ``tokenizer/``; defaults to ``pretrained``.
         with_cp (bool): Memory mode: gradient checkpointing in the U-Net, and the
             VAE encodes one image at a time.
         freeze_unet (bool): Freeze the U-Net (the method). ``False`` trains all of
             it; only meant for random-weight U-Nets, which have no prior to keep.
         compile (bool): ``torch.compile`` the U-Net and the VAE encoder in place
             (state dict keys unchanged); the first iterations then take minutes.
+        compute_dtype (str, optional): ``'bfloat16'`` or ``'float16'``: run the
+            VAE encoder and the U-Net under ``torch.autocast`` in that precision,
+            in training and evaluation alike (tools/test.py, validation,
+            MMPoseInferencer), on any device, and store the frozen weights in it
+            (half their memory, no re-cast every step). Conditions and LoRA stay
+            fp32 master weights; the maps (CKHE logits in fp32), the head and the
+            decode stay fp32. ``None``: fp32 throughout.
 
     Returns (forward):
         tuple[Tensor]: one map (B, K, h_l, w_l) per CKHE layer, in U-Net order; in
@@ -83,9 +101,14 @@ class GenLocBackbone(BaseModule):
                  map_mode: str = 'ckhe',
                  noise_timestep: Optional[int] = None,
                  condition_init_std: float = 1.0,
+                 condition_init: str = 'random',
+                 keypoint_names: Optional[Union[Sequence[str], dict]] = None,
+                 object_name: str = 'object',
+                 text_encoder: Optional[str] = None,
                  with_cp: bool = False,
                  freeze_unet: bool = True,
-                 compile: bool = False):
+                 compile: bool = False,
+                 compute_dtype: Optional[str] = None):
         super().__init__()
         self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
         # Only the encoder is used: do not keep the decoder in memory.
@@ -100,11 +123,13 @@ class GenLocBackbone(BaseModule):
             self.unet.enable_gradient_checkpointing()
             self.vae.enable_slicing()  # encode one image at a time: lower peak memory
 
-        self.conditions = nn.Parameter(
-            torch.randn(num_keypoints, self.unet.config.cross_attention_dim) *
-            condition_init_std)
+        self.conditions = nn.Parameter(init_conditions(
+            condition_init, num_keypoints, self.unet.config.cross_attention_dim,
+            condition_init_std, keypoint_names, object_name, text_encoder or pretrained))
 
         self.ckhe_processors = []
+        self.ckhe_strides = []  # latent pixels per map cell, one per CKHE layer
+        num_up = len(self.unet.up_blocks)
         for name, module in self.unet.named_modules():
             if (name.startswith('up_blocks') and name.endswith('attn2')
                     and isinstance(module, Attention)):
@@ -112,11 +137,21 @@ class GenLocBackbone(BaseModule):
                 processor = CKHEAttnProcessor(map_mode)
                 module.set_processor(processor)
                 self.ckhe_processors.append(processor)
+                # up-block i runs at 1 / 2**(num_up - 1 - i) of the latent size
+                self.ckhe_strides.append(2**(num_up - 1 - int(name.split('.')[1])))
                 last_ckhe = name
         if not self.ckhe_processors:
             raise ValueError('The U-Net has no cross-attention layer in its up-blocks '
                              '(use CrossAttnUpBlock2D in up_block_types).')
         self._freeze_after(last_ckhe)
+        if compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(f'compute_dtype must be one of {tuple(COMPUTE_DTYPES)}, '
+                             f'got {compute_dtype!r}')
+        self.compute_dtype = COMPUTE_DTYPES[compute_dtype]
+        if self.compute_dtype is not None:
+            for param in self.parameters():
+                if not param.requires_grad:
+                    param.data = param.data.to(self.compute_dtype)
 
         if compile:
             self.unet.compile()
@@ -152,18 +187,11 @@ class GenLocBackbone(BaseModule):
 
     @staticmethod
     def _build_sd(pretrained, unet_cfg, vae_cfg):
+        unet_cfg, vae_cfg = _arch_config(unet_cfg), _arch_config(vae_cfg)
         if pretrained is None:
-            return (UNet2DConditionModel.from_config(_arch_config(unet_cfg)),
-                    AutoencoderKL.from_config(_arch_config(vae_cfg)))
-        for sub in ('unet', 'vae'):
-            expected = osp.join(pretrained, sub, 'config.json')
-            if not osp.isfile(expected):
-                raise FileNotFoundError(
-                    f'Stable Diffusion weights not found: expected {expected}. '
-                    + WEIGHTS_HELP)
-        kwargs = dict(local_files_only=True, torch_dtype=torch.float32)
-        return (UNet2DConditionModel.from_pretrained(pretrained, subfolder='unet', **kwargs),
-                AutoencoderKL.from_pretrained(pretrained, subfolder='vae', **kwargs))
+            return (UNet2DConditionModel.from_config(unet_cfg),
+                    AutoencoderKL.from_config(vae_cfg))
+        return load_sd_weights(pretrained, unet_cfg, vae_cfg)
 
     def _drop_frozen_keys(self, module, state_dict, prefix, local_metadata):
         for name in self._frozen_keys:
@@ -188,6 +216,29 @@ class GenLocBackbone(BaseModule):
             latent = self.vae.encode(x).latent_dist.mean
         return latent * self.vae.config.scaling_factor
 
+    def _added_cond_kwargs(self, x: Tensor) -> Optional[dict]:
+        """SDXL's added conditions for images x (B, 3, H, W); None for U-Nets
+        without them (``addition_embed_type != 'text_time'``).
+
+        GenLoc has no text: ``text_embeds`` is a zero pooled text embedding
+        (B, P - 6 * A) (P = ``projection_class_embeddings_input_dim``, A =
+        ``addition_time_embed_dim``; (B, 1280) for SDXL, whose pipelines pass zeros for
+        an empty negative prompt), and ``time_ids`` (B, 6) present the crop as a whole
+        image of its own size: original size (H, W), crop top-left (0, 0), target size
+        (H, W).
+        """
+        config = self.unet.config
+        if config.addition_embed_type != 'text_time':
+            return None
+        height, width = x.shape[-2:]
+        text_dim = (config.projection_class_embeddings_input_dim -
+                    6 * config.addition_time_embed_dim)
+        # filled on the device: no host-to-device copy (and its sync) per step
+        time_ids = x.new_zeros(x.shape[0], 6, dtype=torch.float32)
+        time_ids[:, 0::4] = height  # ids 0 and 4: original and target height
+        time_ids[:, 1::4] = width
+        return dict(text_embeds=x.new_zeros(x.shape[0], text_dim), time_ids=time_ids)
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(B, 3, H, W) -> tuple of (B, K, h_l, w_l) correlation maps."""
         height, width = x.shape[-2:]
@@ -196,7 +247,10 @@ class GenLocBackbone(BaseModule):
                 f'GenLoc input size must be a multiple of {self.size_divisor} for '
                 f'this U-Net/VAE; got {width}x{height} (W x H). Set the codec '
                 f'input_size (and TopdownAffine input_size) accordingly, e.g. 256x256.')
-        latent = self.encode(x)
+        autocast = torch.autocast(x.device.type, dtype=self.compute_dtype,
+                                  enabled=self.compute_dtype is not None)
+        with autocast:
+            latent = self.encode(x)
         timestep = 0
         if self.noise_timestep is not None:
             timestep = self.noise_timestep
@@ -208,13 +262,14 @@ class GenLocBackbone(BaseModule):
             latent = self.scheduler.add_noise(
                 latent, noise, torch.tensor([timestep], device=latent.device))
         conditions = self.conditions[None].expand(x.shape[0], -1, -1)
-        self.unet(latent, timestep, encoder_hidden_states=conditions,
-                  return_dict=False)
+        with autocast:
+            self.unet(latent, timestep, encoder_hidden_states=conditions,
+                      added_cond_kwargs=self._added_cond_kwargs(x), return_dict=False)
         lat_h, lat_w = latent.shape[-2:]
         maps = []
-        for processor in self.ckhe_processors:
+        # integer shape arithmetic only: traceable (torch.jit.trace, FLOP counters)
+        for processor, stride in zip(self.ckhe_processors, self.ckhe_strides):
             corr = processor.correlation_map
             processor.correlation_map = None
-            stride = round((lat_h * lat_w / corr.shape[-1])**0.5)
             maps.append(corr.unflatten(-1, (lat_h // stride, lat_w // stride)))
         return tuple(maps)

@@ -39,14 +39,18 @@ class CKHEAttnProcessor:
 
     @staticmethod
     def check_layer(attn: Attention, name: str) -> None:
-        """Raise if ``attn`` is not a plain cross-attention layer (SD-1.x style)."""
+        """Raise if ``attn`` is not a plain cross-attention layer, as all up-block
+        ``attn2`` layers of SD-1.x, SD-2.x and SDXL U-Nets are (SD-2.x/SDXL differ
+        around them: linear proj_in/out, per-block head counts, SDXL's 2-10
+        transformer layers per block)."""
         unsupported = [
             feature for feature in ('spatial_norm', 'group_norm', 'norm_q', 'norm_k')
             if getattr(attn, feature, None) is not None
         ]
         if not attn.is_cross_attention or unsupported or attn.residual_connection:
             raise ValueError(
-                f'CKHE supports plain cross-attention layers (as in SD-1.x U-Nets); '
+                f'CKHE supports plain cross-attention layers (as in SD-1.x/2.x and '
+                f'SDXL U-Nets); '
                 f'{name} has is_cross_attention={attn.is_cross_attention}, '
                 f'residual_connection={attn.residual_connection}, '
                 f'unsupported features {unsupported}.')

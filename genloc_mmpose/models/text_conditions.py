@@ -1,0 +1,168 @@
+"""Keypoint conditions initialised from the keypoint names with SD's own text encoder.
+
+``GenLocBackbone(condition_init='text')``: each keypoint's condition (D,) is the mean,
+over the tokens of its name inside :data:`PROMPT_TEMPLATE` (e.g. "the cat's left
+front paw"), of the hidden states that Stable Diffusion's pipeline feeds its U-Net for
+that prompt, so a "left ear" condition starts where SD already attends for a left ear:
+
+- SD-1.x / SD-2.x: the CLIP text encoder's last hidden state (768 / 1024 wide; the
+  SD-2.x folder's encoder already ends at the layer SD-2 uses);
+- SDXL (a folder with ``text_encoder_2``): the penultimate hidden states of both
+  encoders, concatenated (768 + 1280 = 2048), as ``StableDiffusionXLPipeline`` does.
+
+The encoder is read from ``FOLDER/text_encoder`` and ``FOLDER/tokenizer`` (diffusers
+layout, offline), used once at build time and dropped: it is kept neither in memory
+nor in checkpoints (the conditions are trained parameters and saved as such).
+
+Names become words by :func:`keypoint_phrase`: split at ``_ - .``, spaces, camelCase
+and digits, lower case, ``l``/``r``/``f``/``b`` -> left/right/front/back, the side
+word first (``L_F_Paw`` -> "left front paw", ``wing.r`` -> "right wing").
+"""
+import os
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import torch
+from diffusers.utils import _add_variant
+from mmpose.datasets.datasets.utils import parse_pose_metainfo
+from torch import Tensor
+
+from ..datasets.keypoint_metainfo import name_side, split_name
+
+# the object first: CLIP's text encoder is causal, a token sees only what precedes it
+PROMPT_TEMPLATE = "the {object}'s {keypoint}"
+ABBREVIATIONS = {'l': 'left', 'r': 'right', 'f': 'front', 'b': 'back'}
+CONDITION_INITS = ('random', 'text')
+# (text encoder, tokenizer) sub-folders; SDXL adds the second pair
+ENCODER_FOLDERS = (('text_encoder', 'tokenizer'), ('text_encoder_2', 'tokenizer_2'))
+WEIGHT_NAMES = ('model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json',
+                'pytorch_model.bin.index.json')
+TEXT_ENCODER_HELP = (
+    'condition_init="text" reads Stable Diffusion\'s text encoder from a local '
+    'diffusers folder holding text_encoder/ and tokenizer/ (SDXL: also text_encoder_2/ '
+    'and tokenizer_2/): model.backbone.pretrained, or model.backbone.text_encoder when '
+    'pretrained is a single checkpoint file or None. To fetch them on a machine with '
+    'internet: `huggingface-cli download stable-diffusion-v1-5/stable-diffusion-v1-5 '
+    '--include "text_encoder/*" "tokenizer/*" --local-dir <folder>`; or set '
+    'model.backbone.condition_init="random".')
+
+
+def keypoint_phrase(name: str) -> str:
+    """A keypoint name as words (module docstring): ``'L_B_Paw'`` -> ``'left back
+    paw'``, ``'RightHand'`` -> ``'right hand'``, ``'root_of_tail'`` -> ``'root of
+    tail'``."""
+    side, rest = name_side(name)
+    words = [ABBREVIATIONS.get(w, w) for w in rest]
+    return ' '.join(([side] if side else []) + words)
+
+
+def object_phrase(name: str) -> str:
+    """The object's name as words: ``'marker_creature'`` -> ``'marker creature'``."""
+    return ' '.join(w.lower() for w in split_name(name))
+
+
+def keypoint_names_from(names: Union[Sequence[str], dict]) -> List[str]:
+    """Names given as a list, or as MMPose metainfo (``dict(from_file=...)`` as in a
+    dataset's ``metainfo``, or a ``dataset_info`` dict), in keypoint order."""
+    if isinstance(names, dict):
+        meta = parse_pose_metainfo(dict(names))
+        return [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
+    return list(names)
+
+
+def _variant(folder: str) -> Optional[str]:
+    """None for full-precision weights in ``folder``, else its fp16/bf16 variant."""
+    files = set(os.listdir(folder))
+    for variant in (None, 'fp16', 'bf16'):
+        if files & {_add_variant(name, variant) for name in WEIGHT_NAMES}:
+            return variant
+    raise FileNotFoundError(f'{folder} holds no text-encoder weights (expected one of '
+                            f'{list(WEIGHT_NAMES)}); found {sorted(files)}. '
+                            + TEXT_ENCODER_HELP)
+
+
+def _encoder_folders(folder: Optional[str]) -> List[tuple]:
+    if folder is None:
+        raise ValueError('condition_init="text" needs a Stable Diffusion folder, but '
+                         'pretrained and text_encoder are None. ' + TEXT_ENCODER_HELP)
+    folder = osp.expanduser(str(folder))
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'{folder} is not a folder. ' + TEXT_ENCODER_HELP)
+    missing = [osp.join(folder, sub) for sub in ENCODER_FOLDERS[0]
+               if not osp.isdir(osp.join(folder, sub))]
+    if missing:
+        raise FileNotFoundError(f'No text encoder: {" and ".join(missing)} not found. '
+                                + TEXT_ENCODER_HELP)
+    return [(osp.join(folder, enc), osp.join(folder, tok)) for enc, tok in ENCODER_FOLDERS
+            if osp.isdir(osp.join(folder, enc))]
+
+
+def _token_span(tokenizer, prompt_prefix: str, phrase: str, prompt_ids: List[int]):
+    """Positions of ``phrase``'s tokens in the ids of ``prompt_prefix + phrase + ...``
+    (after the start token)."""
+    start = 1 + len(tokenizer(prompt_prefix, add_special_tokens=False).input_ids)
+    name_ids = tokenizer(phrase, add_special_tokens=False).input_ids
+    stop = start + len(name_ids)
+    if stop >= len(prompt_ids):
+        raise ValueError(f'The keypoint name "{phrase}" does not fit in the text '
+                         f'encoder\'s {tokenizer.model_max_length} tokens; shorten it.')
+    if list(prompt_ids[start:stop]) != name_ids:
+        raise RuntimeError(f'Could not find the tokens of "{phrase}" in its prompt; '
+                           f'check PROMPT_TEMPLATE ({PROMPT_TEMPLATE!r}).')
+    return slice(start, stop)
+
+
+@torch.no_grad()
+def text_conditions(names: Sequence[str], object_name: str, folder: Optional[str],
+                    width: int) -> Tensor:
+    """Conditions (K, width) from SD's text encoder(s) in ``folder`` (module
+    docstring); ``width`` is the U-Net's ``cross_attention_dim``. Raises a clear
+    error for a missing encoder or widths that do not add up to ``width``."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    pairs = _encoder_folders(folder)
+    widths = [CLIPTextConfig.from_pretrained(enc, local_files_only=True).hidden_size
+              for enc, _ in pairs]
+    if sum(widths) != width:
+        raise ValueError(
+            f'Text init is not supported for this model: the text encoder(s) in {folder} '
+            f'give {" + ".join(map(str, widths))} = {sum(widths)} features, the U-Net\'s '
+            f'cross_attention_dim is {width}. Use the text encoder of the same Stable '
+            'Diffusion model (model.backbone.text_encoder) or condition_init="random".')
+    phrases = [keypoint_phrase(name) for name in names]
+    obj = object_phrase(object_name)
+    prefix = PROMPT_TEMPLATE.split('{keypoint}')[0].format(object=obj)
+    prompts = [PROMPT_TEMPLATE.format(keypoint=p, object=obj) for p in phrases]
+    states = []
+    for enc_folder, tok_folder in pairs:
+        tokenizer = CLIPTokenizer.from_pretrained(tok_folder, local_files_only=True)
+        encoder = CLIPTextModel.from_pretrained(
+            enc_folder, variant=_variant(enc_folder), dtype=torch.float32,
+            local_files_only=True).eval()
+        # as SD's pipelines: padded to the full context, no attention mask
+        ids = tokenizer(prompts, padding='max_length', truncation=True,
+                        max_length=tokenizer.model_max_length, return_tensors='pt').input_ids
+        out = encoder(ids, output_hidden_states=len(pairs) > 1)
+        hidden = out.hidden_states[-2] if len(pairs) > 1 else out.last_hidden_state
+        spans = [_token_span(tokenizer, prefix, p, row.tolist())
+                 for p, row in zip(phrases, ids)]
+        states.append(torch.stack([h[span].mean(0) for h, span in zip(hidden, spans)]))
+    return torch.cat(states, -1).float()
+
+
+def init_conditions(mode: str, num_keypoints: int, width: int, std: float = 1.0,
+                    names: Optional[Union[Sequence[str], dict]] = None,
+                    object_name: str = 'object', folder: Optional[str] = None) -> Tensor:
+    """Initial keypoint conditions (K, width): ``'random'``: normal with ``std``;
+    ``'text'``: :func:`text_conditions` of ``names`` (a list, or MMPose metainfo)."""
+    if mode not in CONDITION_INITS:
+        raise ValueError(f'condition_init must be one of {CONDITION_INITS}, got {mode!r}.')
+    if mode == 'random':
+        return torch.randn(num_keypoints, width) * std
+    if names is None:
+        raise ValueError('condition_init="text" needs keypoint_names: a list of names or '
+                         'the dataset metainfo, e.g. dict(from_file=...).')
+    names = keypoint_names_from(names)
+    if len(names) != num_keypoints:
+        raise ValueError(f'keypoint_names has {len(names)} names for num_keypoints='
+                         f'{num_keypoints}: {names}')
+    return text_conditions(names, object_name, folder, width)
