@@ -47,9 +47,18 @@ model = dict(
         lora=dict(r=16, lora_alpha=16, target_modules=['to_q', 'to_k', 'to_v', 'to_out.0']),
         map_mode='ckhe',
         noise_timestep=None,
+        # 'random' as the paper; 'text': each condition from its keypoint's name
+        # ("the animal's left eye") with SD's text encoder (needs text_encoder/ and
+        # tokenizer/ in sd_weights; docs/custom_keypoints.md)
+        condition_init='random',
+        keypoint_names=dict(from_file='configs/_base_/datasets/ap10k.py'),
+        object_name='animal',
         # torch.compile: 1.7x faster training, 2.3x inference on one H200 after ~2 min
         # of compilation (docs/benchmarks.md); False to debug. with_cp=True: memory mode.
         compile=True,
+        # bf16 VAE/U-Net (frozen weights stored in bf16) in training, validation,
+        # tools/test.py and MMPoseInferencer alike; maps, head and decode in fp32
+        compute_dtype='bfloat16',
         with_cp=False),
     head=dict(
         type='CorrelationMapHead',

@@ -16,7 +16,10 @@ param_scheduler = [
 
 codec = dict(type='GenLocHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2,
              refine='dark', blur_kernel_size=5)
-model = dict(head=dict(decoder=codec))
+model = dict(
+    backbone=dict(keypoint_names=dict(from_file='configs/_base_/datasets/coco.py'),
+                  object_name='person'),  # for condition_init='text'
+    head=dict(decoder=codec))
 
 train_pipeline = [
     dict(type='LoadImage'),

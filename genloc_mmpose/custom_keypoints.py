@@ -1,0 +1,232 @@
+"""A GenLoc config (and its MMPose metainfo) for a new keypoint set from COCO-keypoints
+exports: the library behind ``tools/new_keypoints.py`` (docs/custom_keypoints.md).
+
+The config inherits a recipe (:data:`ARCHS`) and states what comes from the data:
+metainfo, ``num_keypoints``, data files, input size (codec and pipelines, taken from
+the recipe), schedule, condition init and evaluation (``use_area=False`` when
+annotations lack ``area``: OKS then scales with 0.53 x box area, the rule MMPose uses
+for such annotations).
+"""
+import math
+import os
+import os.path as osp
+import re
+from typing import List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+
+from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_images, count_labelled,
+                                         format_py, infer_flip_pairs, metainfo_from_coco,
+                                         parse_flip_pairs, read_coco_keypoints)
+from .models.text_conditions import ENCODER_FOLDERS
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'configs', 'genloc')
+# recipe: base config, default input size (W, H), multiple the input size must be
+# (VAE x U-Net downsampling), default schedule in training iterations
+ARCHS = dict(
+    sd15=dict(
+        base=osp.join(CONFIGS, 'custom', '_base_', 'genloc_sd15-lora16_custom.py'),
+        name='genloc_sd15-lora16', input_size=(256, 256), size_divisor=64,
+        # the few-shot configs' rule: ~800 optimizer steps (of 8 accumulated
+        # iterations of batch 25), whatever the data size
+        iters=800 * 8, schedule='about 800 optimizer steps, as the few-shot configs'),
+    tiny=dict(
+        base=osp.join(CONFIGS, 'tiny', 'genloc_tiny_1xb12-300it_coco-128x96.py'),
+        name='genloc_tiny', input_size=(128, 128), size_divisor=8,
+        iters=300, schedule='about 300 iterations, as the tiny demo'))
+
+
+class Ref(str):
+    """A reference to a config variable: written without quotes."""
+
+    def __repr__(self):
+        return str(self)
+
+
+def _rel(path: str) -> str:
+    """``path`` relative to the repository root if inside it (configs are run from
+    there), else absolute."""
+    path = osp.abspath(path)
+    rel = osp.relpath(path, REPO)
+    return path if rel.startswith('..') else rel
+
+
+def has_text_encoder(folder: str) -> bool:
+    """Whether a diffusers folder holds SD's text encoder and tokenizer."""
+    return all(osp.isdir(osp.join(folder, sub)) for sub in ENCODER_FOLDERS[0])
+
+
+def _sized_pipeline(pipeline: List[dict]) -> List[dict]:
+    """The recipe's pipeline with its input size / codec from the config's codec."""
+    out = []
+    for step in pipeline:
+        step = dict(step)
+        if step['type'] == 'TopdownAffine':
+            step['input_size'] = Ref("codec['input_size']")
+        if step['type'] == 'GenerateTarget':
+            step['encoder'] = Ref('codec')
+        out.append(step)
+    return out
+
+
+def new_keypoint_config(name: str, train: str, val: str, img_root: str,
+                        test: Optional[str] = None, arch: str = 'sd15',
+                        weights: str = 'checkpoints/stable-diffusion-v1-5',
+                        input_size: Optional[Sequence[int]] = None,
+                        epochs: Optional[int] = None, flip_pairs: Optional[str] = None,
+                        sigma: float = DEFAULT_SIGMA, out_dir: str = 'configs/custom',
+                        category: Optional[str] = None,
+                        object_name: Optional[str] = None) -> Tuple[str, List[str]]:
+    """Check the exports, write the metainfo and the config.
+
+    Returns (config path, report lines to print). Raises ValueError /
+    FileNotFoundError naming the file or option and the fix; nothing is written then.
+    """
+    if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_-]*', name):
+        raise ValueError(f'NAME {name!r}: use letters, digits, "_" and "-" (it names the '
+                         'dataset and the config file).')
+    if arch not in ARCHS:
+        raise ValueError(f'--arch {arch!r}: one of {list(ARCHS)}.')
+    recipe = ARCHS[arch]
+    size = tuple(input_size or recipe['input_size'])
+    if len(size) != 2 or any(s <= 0 or s % recipe['size_divisor'] for s in size):
+        raise ValueError(f'--input-size {size}: width and height must be positive '
+                         f'multiples of {recipe["size_divisor"]} for --arch {arch}.')
+    if not osp.isdir(img_root):
+        raise FileNotFoundError(f'--img-root {img_root} is not a folder.')
+    if epochs is not None and epochs < 1:
+        raise ValueError(f'--epochs {epochs}: must be >= 1.')
+    if not sigma > 0:
+        raise ValueError(f'--sigma {sigma}: must be > 0.')
+
+    splits = dict(train=train, val=val, **({'test': test} if test else {}))
+    data = {split: read_coco_keypoints(path, category) for split, path in splits.items()}
+    names = data['train']['names']
+    for split, path in splits.items():
+        if data[split]['names'] != names:
+            raise ValueError(f'{path} ({split}) has the keypoints {data[split]["names"]}, '
+                             f'the train file {train} has {names}: export every split '
+                             'with the same keypoint list.')
+        check_images(path, data[split]['coco'], img_root)
+    if not count_labelled(data['train']['coco']):
+        raise ValueError(f'{train} has no labelled keypoint (every visibility flag is 0): '
+                         'nothing to train on.')
+    pairs = (infer_flip_pairs(names) if flip_pairs is None
+             else parse_flip_pairs(flip_pairs, names))
+    metainfo = metainfo_from_coco(names, data['train']['skeleton'], name, sigma, pairs,
+                                  train)
+    base = Config.fromfile(recipe['base'])
+    ratio = [h / i for h, i in zip(base.codec['heatmap_size'], base.codec['input_size'])]
+    codec = dict(base.codec.to_dict(), input_size=size,
+                 heatmap_size=tuple(round(s * r) for s, r in zip(size, ratio)))
+    num_train = sum(any(v > 0 for v in a['keypoints'][2::3])
+                    for a in data['train']['coco']['annotations'] if 'keypoints' in a)
+    batch = base.train_dataloader.batch_size
+    iters_per_epoch = math.ceil(num_train / batch)
+    epochs = epochs or math.ceil(recipe['iters'] / iters_per_epoch)
+    cats = data['train']['categories']
+    object_name = object_name or (cats[0] if len(cats) == 1 else 'object')
+    text = arch == 'sd15' and has_text_encoder(weights)
+    weights = _rel(weights)  # like the other paths: from the current directory
+    use_area = all('area' in a for split in ('val', 'test') if split in data
+                   for a in data[split]['coco']['annotations'])
+
+    meta_path = osp.join(out_dir, '_base_', 'datasets', f'{name}.py')
+    config_path = osp.join(out_dir, f'{recipe["name"]}_{name}-{size[0]}x{size[1]}.py')
+    pairs_from = 'the names' if flip_pairs is None else '--flip-pairs'
+    meta_text = (f'# MMPose metainfo of "{name}", written by tools/new_keypoints.py from '
+                 f'{_rel(train)}\n# (flip pairs from {pairs_from}, OKS sigma {sigma} for '
+                 'every keypoint; docs/custom_keypoints.md).\n'
+                 f'dataset_info = {format_py(metainfo)}\n')
+    config_text = _config_text(
+        name=name, arch=arch, splits=splits, img_root=img_root, recipe=recipe, base=base,
+        codec=codec, num_keypoints=len(names), weights=weights, text=text,
+        object_name=object_name, epochs=epochs, iters_per_epoch=iters_per_epoch,
+        use_area=use_area, config_dir=osp.dirname(config_path))
+    os.makedirs(osp.dirname(meta_path), exist_ok=True)
+    for path, source in ((meta_path, meta_text), (config_path, config_text)):
+        with open(path, 'w') as f:
+            f.write(source)
+
+    side = {i: names[j] for i, j in pairs}
+    report = [
+        f'{len(names)} keypoints: {names}',
+        'flip pairs' + (' (--flip-pairs)' if flip_pairs is not None else
+                        ' (inferred from the names)') + ': '
+        + (', '.join(f'{names[i]} <-> {side[i]}' for i in side) or 'none'),
+        f'skeleton: {len(metainfo["skeleton_info"])} links; OKS sigma {sigma}; '
+        f'{num_train} labelled training instances; {epochs} epochs '
+        f'({recipe["schedule"]})',
+        'conditions: ' + (f'from the keypoint names with the text encoder in {weights}'
+                          if text else 'random' + (
+                              f' ({weights} has no text_encoder/ and tokenizer/; '
+                              'with them set model.backbone.condition_init="text")'
+                              if arch == 'sd15' else ' (tiny random U-Net)'))]
+    if not use_area:
+        report.append('annotations without "area": CocoMetric(use_area=False), OKS '
+                      'scale = 0.53 x box area')
+    return config_path, report
+
+
+def _config_text(name, arch, splits, img_root, recipe, base, codec, num_keypoints,
+                 weights, text, object_name, epochs, iters_per_epoch, use_area,
+                 config_dir) -> str:
+    """Python source of the generated config."""
+    inside = not osp.relpath(osp.abspath(config_dir), REPO).startswith('..')
+    base_path = osp.relpath(recipe['base'], osp.abspath(config_dir)) if inside \
+        else recipe['base']
+    lines = [
+        f'# GenLoc on "{name}" ({num_keypoints} keypoints), written by '
+        'tools/new_keypoints.py from',
+        *[f'#   {split}: {_rel(path)}' for split, path in splits.items()],
+        f'# Recipe: {_rel(recipe["base"])}; docs/custom_keypoints.md.',
+        f'_base_ = [{base_path!r}]',
+        '',
+        "metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/%s.py')" % name,
+        f'num_keypoints = {num_keypoints}',
+        f'img_root = {osp.join(_rel(img_root), "")!r}',
+    ]
+    backbone = dict(num_keypoints=Ref('num_keypoints'))
+    if arch == 'sd15':
+        lines += [f'sd_weights = {weights!r}', f'max_epochs = {epochs}']
+        backbone.update(pretrained=Ref('sd_weights'),
+                        condition_init='text' if text else 'random',
+                        keypoint_names=Ref('metainfo'), object_name=object_name)
+        schedule = dict(
+            train_cfg=dict(max_epochs=Ref('max_epochs'), val_interval=max(1, epochs // 10)),
+            param_scheduler=[
+                dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
+                dict(type='MultiStepLR', begin=0, end=Ref('max_epochs'), by_epoch=True,
+                     milestones=[round(0.8 * epochs), round(0.95 * epochs)], gamma=0.1)],
+            default_hooks=dict(checkpoint=dict(interval=max(1, epochs // 10))))
+    else:
+        max_iters = epochs * iters_per_epoch
+        lines.append(f'max_iters = {max_iters}  # {epochs} epochs of {iters_per_epoch} '
+                     'iterations')
+        schedule = dict(
+            train_cfg=dict(max_iters=Ref('max_iters'), val_interval=Ref('max_iters')),
+            param_scheduler=[dict(type='CosineAnnealingLR', T_max=Ref('max_iters'),
+                                  by_epoch=False)],
+            default_hooks=dict(checkpoint=dict(interval=Ref('max_iters'))))
+    dataset = dict(type='CocoDataset', data_root='', metainfo=Ref('metainfo'),
+                   data_prefix=dict(img=Ref('img_root')))
+    evaluator = dict(type='CocoMetric', use_area=use_area)
+    parts = dict(
+        codec=codec,
+        model=dict(backbone=backbone, head=dict(decoder=Ref('codec'))),
+        train_pipeline=_sized_pipeline(base.train_pipeline),
+        val_pipeline=_sized_pipeline(base.val_pipeline),
+        train_dataloader=dict(dataset=dict(dataset, ann_file=_rel(splits['train']),
+                                           pipeline=Ref('train_pipeline'))),
+        val_dataloader=dict(dataset=dict(dataset, ann_file=_rel(splits['val']),
+                                         test_mode=True, pipeline=Ref('val_pipeline'))),
+        test_dataloader=dict(dataset=dict(
+            dataset, ann_file=_rel(splits.get('test', splits['val'])), test_mode=True,
+            pipeline=Ref('val_pipeline'))),
+        val_evaluator=dict(evaluator, ann_file=_rel(splits['val'])),
+        test_evaluator=dict(evaluator, ann_file=_rel(splits.get('test', splits['val']))),
+        **schedule)
+    lines.append('')
+    lines += [f'{key} = {format_py(value)}' for key, value in parts.items()]
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,293 @@
+"""tools/new_keypoints.py: MMPose metainfo and a GenLoc config from COCO-keypoints
+exports; checked against MMPose's own metainfo of the sample datasets, and end to end
+(new_keypoints.py -> tools/train.py -> tools/test.py -> MMPoseInferencer)."""
+import copy
+import json
+import os
+import os.path as osp
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import REPO, SHARED_DATA, TINY_CONFIG
+from test_e2e import test_metrics
+
+# one OpenMP thread: the tools run beside other processes on small CI machines
+ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+SAMPLES = dict(  # sample export -> MMPose metainfo of that dataset
+    animalpose=('animalpose/test_animalpose.json', 'animalpose'),
+    crowdpose=('crowdpose/test_crowdpose.json', 'crowdpose'),
+    ap10k=('ap10k/test_ap10k.json', 'ap10k'),
+    coco=('coco/test_coco.json', 'coco'))
+
+
+def run_tool(*args):
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=ENV, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, f'{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    return proc
+
+
+def mmpose_meta(dataset):
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    return parse_pose_metainfo(dict(from_file=f'configs/_base_/datasets/{dataset}.py'))
+
+
+def load(rel):
+    with open(osp.join(SHARED_DATA, rel)) as f:
+        return json.load(f)
+
+
+def write(path, coco):
+    path.write_text(json.dumps(coco))
+    return str(path)
+
+
+def generate(tmp_path, coco, **kwargs):
+    """new_keypoint_config on ``coco`` (written to tmp) as train and val."""
+    from genloc_mmpose.custom_keypoints import new_keypoint_config
+    ann = write(tmp_path / 'export.json', coco)
+    kwargs.setdefault('img_root', osp.join(SHARED_DATA, 'animalpose'))
+    kwargs.setdefault('out_dir', str(tmp_path / 'configs'))
+    return new_keypoint_config(kwargs.pop('name', 'mine'), ann, ann, **kwargs)
+
+
+@pytest.mark.parametrize('sample', list(SAMPLES))
+def test_metainfo_matches_mmpose(sample, tmp_path):
+    """Flip indices inferred from the names (L_F_Paw, left_eye, ...) equal MMPose's
+    hand-written metainfo of each dataset; the 1-based skeleton is read as MMPose's."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    rel, dataset = SAMPLES[sample]
+    config, _ = generate(tmp_path, load(rel), name=sample,
+                         img_root=osp.dirname(osp.join(SHARED_DATA, rel)))
+    meta_file = tmp_path / 'configs' / '_base_' / 'datasets' / f'{sample}.py'
+    ours, theirs = parse_pose_metainfo(dict(from_file=str(meta_file))), mmpose_meta(dataset)
+    assert ours['flip_indices'] == theirs['flip_indices']
+    assert ours['num_keypoints'] == theirs['num_keypoints']
+    np.testing.assert_array_equal(ours['sigmas'], np.full(ours['num_keypoints'], 0.067,
+                                                          dtype=np.float32))
+    np.testing.assert_array_equal(ours['dataset_keypoint_weights'], 1.0)
+    colors = ours['keypoint_colors']
+    for a, b in ours['flip_pairs']:  # a pair shares its colour, parts differ
+        np.testing.assert_array_equal(colors[a], colors[b])
+    assert len({tuple(c) for c in colors}) == ours['num_keypoints'] - len(ours['flip_pairs']) // 2
+    if sample in ('animalpose', 'ap10k'):  # the export's skeleton is MMPose's
+        assert ours['skeleton_links'] == theirs['skeleton_links']
+    cfg = Config.fromfile(config)
+    assert cfg.num_keypoints == cfg.model.backbone.num_keypoints == theirs['num_keypoints']
+
+
+def test_out_of_range_links_dropped_with_warning(monkeypatch):
+    """The CrowdPose export carries COCO's 17-keypoint skeleton for 14 keypoints."""
+    import logging
+
+    from genloc_mmpose.datasets import keypoint_metainfo
+    logged = []
+    monkeypatch.setattr(keypoint_metainfo, 'print_log',
+                        lambda msg, logger, level: logged.append((msg, level)))
+    coco = load('crowdpose/test_crowdpose.json')
+    names = coco['categories'][0]['keypoints']
+    links = keypoint_metainfo.skeleton_links(coco['categories'][0]['skeleton'], names,
+                                             'crowd.json')
+    assert links == [(13, 11), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
+                     (8, 10)]
+    assert logged == [('crowd.json: dropped skeleton links out of range for 14 keypoints '
+                       '(COCO links are 1-based, 1..14): [[16, 14], [17, 15], [15, 13]]',
+                       logging.WARNING)]
+
+
+def test_flip_pairs_naming_styles():
+    from genloc_mmpose.datasets.keypoint_metainfo import (flip_indices, infer_flip_pairs,
+                                                          parse_flip_pairs)
+    names = ['nose', 'L_F_Paw', 'R_F_Paw', 'RightHand', 'LeftHand', 'wing.r', 'wing.l',
+             'tail-L', 'tail-R', 'front left paw', 'front right paw', 'LEFT_EAR',
+             'right_ear', 'left_only', 'Lid', 'Rim']
+    assert flip_indices(len(names), infer_flip_pairs(names)) == [
+        0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 13, 14, 15]
+    with pytest.raises(ValueError, match="'left_eye', 'L_Eye', 'right_eye' differ only"):
+        infer_flip_pairs(['left_eye', 'L_Eye', 'right_eye'])
+    assert parse_flip_pairs('Lid:Rim, nose:left_only', names) == [(14, 15), (0, 13)]
+    assert parse_flip_pairs('', names) == []
+    with pytest.raises(ValueError, match=r"\['foot'\] are not keypoint names"):
+        parse_flip_pairs('foot:nose', names)
+    with pytest.raises(ValueError, match='repeats a keypoint'):
+        parse_flip_pairs('nose:Lid,Lid:Rim', names)
+
+
+def test_synthetic_export_gives_the_hand_written_metainfo(tmp_path):
+    """The marker generator's train json (2 images, deterministic) through the tool:
+    names, flip indices and skeleton of configs/genloc/synthetic/_base_/..."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
+    from make_synthetic_keypoints import METAINFO, make_split
+    data = tmp_path / 'markers'
+    make_split(str(data), 'train', 2)
+    from genloc_mmpose.custom_keypoints import new_keypoint_config
+    ann = str(data / 'annotations' / 'synthetic_train.json')
+    new_keypoint_config('markers', ann, ann, str(data / 'images'), arch='tiny',
+                        out_dir=str(tmp_path / 'cfg'))
+    ours = parse_pose_metainfo(
+        dict(from_file=str(tmp_path / 'cfg' / '_base_' / 'datasets' / 'markers.py')))
+    theirs = parse_pose_metainfo(dict(from_file=METAINFO))
+    for key in ('keypoint_id2name', 'flip_indices', 'flip_pairs', 'skeleton_links'):
+        assert ours[key] == theirs[key], key
+
+
+def test_sd15_config_dataset_and_defaults(tmp_path):
+    """The sd15 config: the recipe's pipeline at the asked size, the schedule rule,
+    text conditions when the weights have a text encoder, use_area=False for
+    annotations without area; its dataset loads the export with the new metainfo."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+    coco = load('crowdpose/test_crowdpose.json')  # no "area", as many exports
+    weights = tmp_path / 'sd'
+    for sub in ('unet', 'vae', 'text_encoder', 'tokenizer'):
+        (weights / sub).mkdir(parents=True)
+    config, report = generate(tmp_path, coco, img_root=osp.join(SHARED_DATA, 'crowdpose'),
+                              input_size=(192, 256), weights=str(weights), object_name='diver')
+    cfg = Config.fromfile(config)
+    assert osp.basename(config) == 'genloc_sd15-lora16_mine-192x256.py'
+    assert cfg.codec.input_size == (192, 256) and cfg.codec.heatmap_size == (48, 64)
+    types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
+    assert 'RandomHalfBody' not in types and 'RandomFlip' in types
+    affine = cfg.train_dataloader.dataset.pipeline[types.index('TopdownAffine')]
+    assert affine.input_size == (192, 256)
+    assert cfg.model.head.decoder.heatmap_size == (48, 64)
+    backbone = cfg.model.backbone
+    assert (backbone.condition_init, backbone.object_name, backbone.pretrained) == (
+        'text', 'diver', str(weights))
+    assert backbone.keypoint_names == cfg.metainfo
+    # 5 instances, batch 25: 1 iteration per epoch; 800 steps x 8 accumulations
+    assert cfg.train_cfg.max_epochs == 6400
+    assert cfg.param_scheduler[1].milestones == [5120, 6080]
+    assert cfg.test_evaluator.use_area is False and any('use_area=False' in r for r in report)
+    assert cfg.optim_wrapper.accumulative_counts == 8 and cfg.model.backbone.lora.r == 16
+    init_default_scope('mmpose')
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert dataset.metainfo['dataset_name'] == 'mine'
+    assert dataset.metainfo['flip_indices'] == mmpose_meta('crowdpose')['flip_indices']
+    assert dataset.get_data_info(0)['keypoints'].shape == (1, 14, 2)
+    # the model builds with text conditions from the generated metainfo (tiny random
+    # U-Net/VAE and text encoder standing in for SD-1.5's)
+    from mmpose.registry import MODELS
+    from test_text_conditions import write_text_encoder
+
+    from genloc_mmpose.models.text_conditions import init_conditions
+    tiny = Config.fromfile(TINY_CONFIG).model.backbone
+    write_text_encoder(tmp_path / 'te', 32)
+    cfg.model.backbone.update(pretrained=None, unet_cfg=tiny.unet_cfg, vae_cfg=tiny.vae_cfg,
+                              text_encoder=str(tmp_path / 'te'), compile=False)
+    model = MODELS.build(cfg.model)
+    expected = init_conditions('text', 14, 32, names=coco['categories'][0]['keypoints'],
+                               object_name='diver', folder=str(tmp_path / 'te'))
+    torch.testing.assert_close(model.backbone.conditions.data, expected, rtol=0, atol=0)
+    # without a text encoder in the weights: random conditions
+    config, _ = generate(tmp_path, coco, img_root=osp.join(SHARED_DATA, 'crowdpose'),
+                         weights=str(tmp_path / 'nothing'))
+    assert Config.fromfile(config).model.backbone.condition_init == 'random'
+
+
+def bad_exports():
+    good = load('animalpose/test_animalpose.json')
+    no_kpts = copy.deepcopy(good)
+    del no_kpts['categories'][0]['keypoints']
+    short = copy.deepcopy(good)
+    short['annotations'][1]['keypoints'] = short['annotations'][1]['keypoints'][:-3]
+    dup = copy.deepcopy(good)
+    dup['categories'][0]['keypoints'][1] = 'L_Eye'
+    missing = copy.deepcopy(good)
+    missing['images'][0]['file_name'] = 'gone/ca110.jpeg'
+    unlabelled = copy.deepcopy(good)
+    for ann in unlabelled['annotations']:
+        ann['keypoints'] = [0] * len(ann['keypoints'])
+    two = copy.deepcopy(good)
+    two['categories'].append(dict(id=2, name='fish', keypoints=['mouth', 'fin']))
+    return [
+        (no_kpts, r'not a COCO keypoints file.*categories\[\]\.keypoints.*COCO Keypoints'),
+        (short, r'1 annotations have keypoints of another length than 3 x 20.*ids \[583\]'),
+        (dup, r"duplicate keypoint names \['L_Eye'\]"),
+        (missing, r"1 of the 2 images .* missing under --img-root .*\['gone/ca110.jpeg'\]"),
+        (unlabelled, 'no labelled keypoint'),
+        (two, r"several keypoint lists \(\['cat'\]: \['L_Eye'.*\['fish'\]: \['mouth', "
+              r"'fin'\]\)\. Pick one category with --category"),
+    ]
+
+
+@pytest.mark.parametrize('index', range(6))
+def test_bad_input_errors_and_writes_nothing(index, tmp_path):
+    coco, message = bad_exports()[index]
+    with pytest.raises((ValueError, FileNotFoundError), match=message) as err:
+        generate(tmp_path, coco)
+    assert 'export.json' in str(err.value)  # names the file
+    assert not (tmp_path / 'configs').exists()
+
+
+def test_category_picks_a_keypoint_list(tmp_path):
+    coco = bad_exports()[-1][0]
+    config, _ = generate(tmp_path, coco, category='cat')
+    assert Config.fromfile(config).num_keypoints == 20
+    with pytest.raises(ValueError, match="no category named 'dog'"):
+        generate(tmp_path, coco, category='dog')
+
+
+def new_keypoints_cli(*args, monkeypatch):
+    """tools/new_keypoints.py in this process (as from the command line)."""
+    monkeypatch.setattr(sys, 'argv', ['tools/new_keypoints.py', *args])
+    runpy.run_path(osp.join(REPO, 'tools', 'new_keypoints.py'), run_name='__main__')
+
+
+def test_cli_error_exit(tmp_path, monkeypatch):
+    ann = write(tmp_path / 'bad.json', bad_exports()[0][0])
+    with pytest.raises(SystemExit) as exit_:
+        new_keypoints_cli('x', '--train', ann, '--val', ann, '--img-root', str(tmp_path),
+                          '--out-dir', str(tmp_path / 'out'), monkeypatch=monkeypatch)
+    assert str(exit_.value.code).startswith(
+        f'new_keypoints.py: error: {ann} is not a COCO keypoints file')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_end_to_end_tiny(tmp_path, monkeypatch, capsys):
+    """new_keypoints.py --arch tiny on the Animal-Pose sample export (without "area",
+    as many exports) -> tools/train.py -> tools/test.py -> MMPoseInferencer: it
+    overfits the two animals; keypoint count and skeleton come from the json."""
+    from mmpose.apis import MMPoseInferencer
+    coco = load('animalpose/test_animalpose.json')
+    for ann in coco['annotations']:
+        del ann['area']
+    ann = write(tmp_path / 'cats.json', coco)
+    root = osp.join(SHARED_DATA, 'animalpose')
+    new_keypoints_cli('cats', '--train', ann, '--val', ann, '--img-root', root, '--arch',
+                      'tiny', '--input-size', '64', '64', '--epochs', '40', '--out-dir',
+                      str(tmp_path / 'configs'), monkeypatch=monkeypatch)
+    stdout = capsys.readouterr().out
+    config = stdout.strip().splitlines()[-1]  # the last line is the config
+    assert config == str(tmp_path / 'configs' / 'genloc_tiny_cats-64x64.py')
+    assert 'flip pairs (inferred from the names): L_Eye <-> R_Eye' in stdout
+    work_dir = str(tmp_path / 'work')
+    run_tool('tools/train.py', config, '--work-dir', work_dir)
+    ckpt = osp.join(work_dir, 'iter_40.pth')  # 2 instances: 1 iteration per epoch
+    run_tool('tools/test.py', config, ckpt, '--work-dir', work_dir)
+    assert test_metrics(work_dir)['coco/AP'] >= 0.8
+
+    inferencer = MMPoseInferencer(pose2d=config, pose2d_weights=ckpt, device='cpu',
+                                  det_model='whole_image')
+    meta = inferencer.inferencer.model.dataset_meta
+    assert meta['num_keypoints'] == 20
+    assert meta['skeleton_links'] == [
+        (a - 1, b - 1) for a, b in coco['categories'][0]['skeleton']]
+    image = coco['images'][0]
+    gt = next(a for a in coco['annotations'] if a['image_id'] == image['id'])
+    x, y, w, h = gt['bbox']
+    people = next(inferencer(osp.join(root, image['file_name']),
+                             bboxes=[[[x, y, x + w, y + h]]]))['predictions'][0]
+    kpts = np.array(people[0]['keypoints'])
+    assert kpts.shape == (20, 2)
+    gt_kpts = np.array(gt['keypoints']).reshape(20, 3)
+    visible = gt_kpts[:, 2] > 0
+    error = np.linalg.norm(kpts[visible] - gt_kpts[visible, :2], axis=1)
+    assert np.median(error) < 0.05 * max(w, h), error  # pixels, a 64x64 crop
