@@ -12,5 +12,6 @@ setup(
         'torch', 'mmengine>=0.10', 'mmcv>=2.0.0,<2.2.0', 'mmpose>=1.3',
         'diffusers>=0.30', 'peft>=0.12',
     ],
+    extras_require={'export': ['onnx', 'onnxscript', 'onnxruntime']},
     license='Apache-2.0',
 )

@@ -81,3 +81,27 @@ def test_benchmark_rejects_bad_input_size():
     assert proc.returncode != 0
     assert 'not a multiple of 8' in proc.stderr
     assert '--input-size 48 64' in proc.stderr  # a suggestion
+
+
+def test_benchmark_test_mode_and_decode_cost(tmp_path):
+    """--modes test runs the whole test loop (Runner.test(): loader, model, decode,
+    CocoMetric) over generated images; infer reports the decode's cost."""
+    out = tmp_path / 'bench.json'
+    proc = run_benchmark('--batch-size', '2', '--iters', '2', '--warmup', '1',
+                         '--test-images', '5', '--workers', '0', '--modes', 'infer',
+                         'test', '--json', str(out))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    infer, test = report['results']['infer'], report['results']['test']
+    assert infer['refine'] == 'dark'
+    for key in ('decode_ms', 'decode_argmax_ms'):
+        assert _positive_finite(infer[key]) and infer[key] < infer['iter_ms_mean']
+    assert infer['decode_share'] == pytest.approx(infer['decode_ms'] / infer['iter_ms_mean'])
+    assert test['images'] == 5 and test['crops'] >= 5  # 1-2 creatures per image
+    assert test['iters'] == math.ceil(test['crops'] / 2) and test['warmup'] == 1
+    for key in ('images_per_s', 'end_to_end_images_per_s', 'first_iter_s', 'metric_s',
+                'time_s'):
+        assert _positive_finite(test[key]), (key, test[key])
+    assert 0 <= test['coco_AP'] <= 1  # CocoMetric ran on the generated annotations
+    assert test['share_of_infer'] == pytest.approx(test['images_per_s'] /
+                                                   infer['images_per_s'])

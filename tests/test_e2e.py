@@ -145,6 +145,32 @@ def test_detector_boxes_from_bbox_file(coco_ckpt):
     assert preds[0]['pred_instances']['keypoints'].shape == (1, 17, 2)
 
 
+def test_bf16_evaluation_agrees_with_fp32(coco_ckpt):
+    """The overfit model's keypoints on the sample people, evaluated with the
+    U-Net in bf16 (compute_dtype, as the SD configs) and in fp32."""
+    from mmpose.apis import inference_topdown, init_model
+    _, ckpt = coco_ckpt
+    with open(osp.join(COCO, 'test_coco.json')) as f:
+        coco = json.load(f)
+    keypoints = {}
+    for dtype in (None, 'bfloat16'):
+        model = init_model(COCO_CFG, ckpt, device='cpu',
+                           cfg_options={'model.backbone.compute_dtype': dtype})
+        keypoints[dtype] = []
+        for image in coco['images']:
+            boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (
+                a['bbox'] for a in coco['annotations']
+                if a['image_id'] == image['id'] and a['num_keypoints'] > 0)])
+            if len(boxes):
+                samples = inference_topdown(model, osp.join(COCO, image['file_name']),
+                                            bboxes=boxes)
+                keypoints[dtype] += [s.pred_instances.keypoints[0] for s in samples]
+    error = np.linalg.norm(np.stack(keypoints[None]) - np.stack(keypoints['bfloat16']),
+                           axis=-1)  # image pixels, people 50-400 px tall
+    assert error.shape == (12, 17)
+    assert np.median(error) < 0.5 and np.percentile(error, 90) < 2.0, error
+
+
 def test_overfit_ap10k_sample(tmp_path):
     work_dir = str(tmp_path)
     options = data_options(AP10K, 'test_ap10k.json')
@@ -252,6 +278,7 @@ def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
            '--cfg-options', *options]
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+
     def last_saved_iter():  # mmengine writes last_checkpoint once a save is complete
         try:
             with open(osp.join(work_dir, 'last_checkpoint')) as f:

@@ -9,7 +9,11 @@ does (``MODELS.build(cfg.model)``) and times, on a synthetic batch:
   ``mmengine.optim.build_optim_wrapper``, ``accumulative_counts=1``; bf16 uses
   ``AmpOptimWrapper(dtype='bfloat16')`` on CUDA, ``torch.autocast`` on the CPU).
 - ``infer``: ``model(inputs, data_samples, mode='predict')`` under ``no_grad``,
-  flip test as ``--flip``/``--no-flip`` (default: the config's ``test_cfg``).
+  flip test as ``--flip``/``--no-flip`` (default: the config's ``test_cfg``); the
+  decode alone is timed too, with the config's refinement and as a plain argmax.
+- ``test``: the whole test loop as tools/test.py runs it (``Runner.test()``: the
+  config's test dataloader with its workers, model, decode, CocoMetric) over
+  generated images (tools/misc/make_synthetic_keypoints.py) of the input size.
 - ``--loader``: images/s of the config's ``train_dataloader`` pipeline on the CPU
   with N workers, over the sample data in demo/data (repeated).
 
@@ -28,6 +32,7 @@ import argparse
 import contextlib
 import copy
 import gc
+import io
 import json
 import logging
 import math
@@ -53,7 +58,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
 # mmpose finds the dataset metainfo files in its .mim folder: expected, not news.
 warnings.filterwarnings('ignore', message='The metainfo config file')
-MODES = ('train', 'infer')
+MODES = ('train', 'infer', 'test')
 SAMPLE_DATA = {
     'coco': dict(type='CocoDataset', data_root='demo/data/coco/',
                  ann_file='test_coco.json'),
@@ -113,6 +118,9 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=None,
                         help='torch CPU threads (default: torch\'s; on a busy '
                         'machine 1 avoids OpenMP oversubscription)')
+    parser.add_argument('--test-images', type=int, default=None,
+                        help='images for --modes test (default: (warmup + iters) x '
+                        'batch size)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--json', default=None, help='write all settings and results')
     return parser.parse_args(argv)
@@ -362,10 +370,11 @@ def bench_model(cfg, args, settings, device):
 
     inputs, samples = make_batch(model, cfg, settings['batch_size'],
                                  settings['input_size'], device, args.seed)
-    bf16 = settings['dtype'] == 'bf16'
     results = {}
     optim_wrapper = cpu_autocast = None
     for mode in args.modes:
+        if mode == 'test':
+            continue  # bench_test: its own Runner, after the others
         if mode == 'train':
             if optim_wrapper is None:
                 optim_cfg, cpu_autocast = _optim_wrapper_cfg(cfg, settings['dtype'],
@@ -387,9 +396,8 @@ def bench_model(cfg, args, settings, device):
             model.train()
         else:
 
-            def step():
-                with torch.no_grad(), autocast(device_type=device.type,
-                                               dtype=torch.bfloat16, enabled=bf16):
+            def step():  # the backbone autocasts (compute_dtype), as in tools/test.py
+                with torch.no_grad():
                     return model(inputs, samples, mode='predict')
 
             model.eval()
@@ -408,8 +416,136 @@ def bench_model(cfg, args, settings, device):
             optim_wrapper.zero_grad()
         else:
             result['num_predictions'] = len(last) if last is not None else None
+            result.update(time_decode(model, inputs, device, args.iters))
+            result['decode_share'] = result['decode_ms'] / result['iter_ms_mean']
         results[mode] = result
     return info, results
+
+
+def time_decode(model, inputs, device, iters):
+    """ms per batch of the codec's ``batch_decode`` (fused maps -> keypoints,
+    scores on the host) with the config's refinement and as a plain argmax."""
+    with torch.no_grad():
+        heatmaps = model.head(model.extract_feat(inputs))
+    codec = model.head.decoder
+    result = {}
+    for key, refine in (('decode_ms', codec.refine), ('decode_argmax_ms', None)):
+        decoder = copy.copy(codec)
+        decoder.refine = refine
+        decoder.batch_decode(heatmaps)  # warm-up
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            decoder.batch_decode(heatmaps)  # ends with a host copy: synchronised
+        result[key] = 1e3 * (time.perf_counter() - start) / iters
+    result['refine'] = codec.refine
+    return result
+
+
+def _synthetic_test_data(cfg, out_dir, num_images, input_size, seed):
+    """Generated images (one creature each, tools/misc/make_synthetic_keypoints.py)
+    at the input size, annotated with the config's K keypoints (the creature's,
+    repeated): a COCO json for the config's own dataset class and metric."""
+    sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
+    import cv2
+    from make_synthetic_keypoints import load_metainfo, make_image
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    from mmpose.registry import DATASETS
+    dataset = cfg.test_dataloader.dataset
+    meta = parse_pose_metainfo(dataset.get('metainfo') or DATASETS.get(
+        dataset.type).METAINFO)
+    num_keypoints = meta['num_keypoints']
+    markers = load_metainfo()
+    width, height = input_size
+    images, annotations = [], []
+    for index in range(num_images):
+        img, instances = make_image(seed, 'test', index, width, height, markers)
+        name = f'{index:06d}.png'
+        cv2.imwrite(osp.join(out_dir, name), img)
+        images.append(dict(id=index + 1, file_name=name, width=width, height=height))
+        for inst in instances:
+            picks = np.arange(num_keypoints) % len(inst['keypoints'])
+            kpts = np.concatenate([inst['keypoints'][picks],
+                                   2 * inst['visible'][picks, None]], 1)
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=index + 1, category_id=1,
+                bbox=[float(v) for v in inst['bbox']], area=float(inst['area']),
+                iscrowd=0, num_keypoints=int(inst['visible'][picks].sum()),
+                keypoints=[float(v) for v in kpts.ravel()]))
+    ann_file = osp.join(out_dir, 'annotations.json')
+    with open(ann_file, 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=[dict(
+            id=1, name='object', keypoints=list(meta['keypoint_id2name'].values()),
+            skeleton=[])]), f)
+    return ann_file, len(annotations)
+
+
+def bench_test(cfg, args, settings):
+    """Runner.test() of the config over generated data: img/s of the whole loop."""
+    import tempfile
+    from mmengine.hooks import Hook
+    from mmengine.runner import Runner
+
+    class Clock(Hook):
+        def __init__(self):
+            self.marks = []
+
+        def before_test_epoch(self, runner):
+            self.marks.append(time.perf_counter())
+
+        def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            _sync(torch.device(settings['device']))
+            self.marks.append(time.perf_counter())
+
+        def after_test_epoch(self, runner, metrics=None):
+            self.marks.append(time.perf_counter())
+
+    batch_size = settings['batch_size']
+    num_images = args.test_images or (args.warmup + args.iters) * batch_size
+    with tempfile.TemporaryDirectory() as tmp:
+        ann_file, num_instances = _synthetic_test_data(
+            cfg, tmp, num_images, settings['input_size'], args.seed)
+        cfg = copy.deepcopy(cfg)
+        loader = cfg.test_dataloader
+        loader.batch_size = batch_size
+        loader.num_workers = settings['workers']
+        if not loader.num_workers:
+            loader.pop('persistent_workers', None)
+        loader.dataset.update(data_root=tmp, ann_file=ann_file, data_prefix=dict(img=''),
+                              bbox_file=None)
+        evaluator = cfg.test_evaluator
+        for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+            if 'ann_file' in metric:
+                metric['ann_file'] = ann_file
+        cfg.work_dir = osp.join(tmp, 'work_dir')
+        cfg.load_from = None
+        cfg.log_level = 'WARNING'
+        with _quiet_logger():
+            runner = Runner.from_cfg(cfg)
+        clock = Clock()
+        runner.register_hook(clock, priority='VERY_LOW')
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools' tables
+            metrics = runner.test()
+        total = time.perf_counter() - start
+    marks = clock.marks
+    iters = len(marks) - 2
+    warmup = min(args.warmup, iters - 1)
+    # steady state: the iterations after the warm-up ones (compile, worker start);
+    # marks: epoch start, after each iteration, epoch end (after the metric)
+    steady = marks[-2] - marks[warmup]
+    steady_crops = num_instances - min(num_instances, warmup * batch_size)
+    return dict(
+        images=num_images, crops=num_instances, batch_size=batch_size, iters=iters,
+        warmup=warmup, workers=settings['workers'], time_s=total,
+        images_per_s=steady_crops / steady if steady > 0 else None,
+        end_to_end_images_per_s=num_instances / total,
+        first_iter_s=marks[1] - marks[0], metric_s=marks[-1] - marks[-2],
+        iter_ms_mean=1e3 * steady / max(iters - warmup, 1),
+        coco_AP=metrics.get('coco/AP'),
+        peak_mem_mb=(torch.cuda.max_memory_allocated() / 2**20
+                     if torch.cuda.is_available() else None),
+        peak_rss_mb=_max_rss_mb(), peak_rss_delta_mb=None)
 
 
 def bench_loader(cfg, args, settings):
@@ -551,10 +687,10 @@ def main(argv=None):
     backbone = cfg.model.backbone
     if args.random_weights:
         backbone.pretrained = None
-    elif args.modes and backbone.get('pretrained') is not None and not osp.isdir(
+    elif args.modes and backbone.get('pretrained') is not None and not osp.exists(
             backbone.pretrained):
         raise BenchmarkError(
-            f'Stable Diffusion weights folder {backbone.pretrained!r} not found: pass '
+            f'Stable Diffusion weights {backbone.pretrained!r} not found: pass '
             '--random-weights to benchmark the same architecture with random weights '
             '(same cost), or set model.backbone.pretrained.')
     if args.with_cp is not None:
@@ -578,6 +714,9 @@ def main(argv=None):
         workers=(args.workers if args.workers is not None else int(
             cfg.train_dataloader.get('num_workers', 0))),
         threads=torch.get_num_threads(), seed=args.seed)
+    backbone.compile = bool(args.compile)
+    # the precision of training and evaluation alike (GenLocBackbone autocasts)
+    backbone.compute_dtype = 'bfloat16' if settings['dtype'] == 'bf16' else None
     if settings['batch_size'] < 1:
         raise BenchmarkError('--batch-size must be >= 1')
     if settings['dtype'] == 'bf16' and device.type == 'cuda' and not (
@@ -587,9 +726,15 @@ def main(argv=None):
     report = dict(config=args.config, settings=settings, env=_env(device), model=None,
                   results={})
     status = 0
-    if args.modes:
+    if set(args.modes) - {'test'}:
         report['model'], report['results'] = bench_model(cfg, args, settings, device)
         status = int(any('error' in r for r in report['results'].values()))
+    if 'test' in args.modes:
+        report['results']['test'] = bench_test(cfg, args, settings)
+        infer = report['results'].get('infer', {}).get('images_per_s')
+        if infer:  # the issue's yardstick: the test loop vs the model alone
+            report['results']['test']['share_of_infer'] = (
+                report['results']['test']['images_per_s'] / infer)
     if args.loader:
         report['results']['loader'] = bench_loader(cfg, args, settings)
 
