@@ -1,6 +1,6 @@
 """The inference graph: ONNX export (checked with ONNX Runtime), jit tracing and
 MMPose's get_flops.py."""
-import os.path as osp
+import os
 import re
 import subprocess
 import sys
@@ -80,7 +80,7 @@ def _flops(*args):
     proc = subprocess.run(
         [sys.executable, 'tools/analysis_tools/get_flops.py', TINY_CONFIG, *args],
         cwd=REPO, capture_output=True, text=True, timeout=300,
-        env=dict(__import__('os').environ, OMP_NUM_THREADS='1'))
+        env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     value, unit = re.search(r'Flops: ([\d.]+)([KMGT]?)', proc.stdout).groups()
     return float(value) * {'': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}[unit]
