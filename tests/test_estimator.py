@@ -42,7 +42,10 @@ def test_batched_flip_equals_two_passes(tiny_cfg):
         out = batched.predict(inputs, copy.deepcopy(packed['data_samples']))
     assert calls == [(6, 3, 128, 96)]  # one backbone call on crops + mirrors
     for a, b in zip(ref, out):
-        np.testing.assert_allclose(b.pred_instances.keypoints, a.pred_instances.keypoints)
+        # random weights give near-flat maps, where DARK's Newton step magnifies the
+        # float noise between batch sizes: hundredths of a pixel
+        np.testing.assert_allclose(b.pred_instances.keypoints, a.pred_instances.keypoints,
+                                   atol=0.05)
         np.testing.assert_allclose(b.pred_instances.keypoint_scores,
                                    a.pred_instances.keypoint_scores, rtol=1e-4, atol=1e-6)
         torch.testing.assert_close(b.pred_fields.heatmaps, a.pred_fields.heatmaps,
