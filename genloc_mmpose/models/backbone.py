@@ -11,10 +11,9 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from .ckhe import CKHEAttnProcessor
-from .sd_weights import load_sd_weights
+from .sd_weights import ARCH_DIR, load_sd_weights
 from .text_conditions import init_conditions
 
-ARCH_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 SD15_UNET = osp.join(ARCH_DIR, 'sd15_unet.json')
 SD15_VAE = osp.join(ARCH_DIR, 'sd15_vae.json')
 SD15_SCHEDULER = osp.join(ARCH_DIR, 'sd15_scheduler.json')
