@@ -3,7 +3,7 @@
 backbone, head, loss and codec into MMPose's registries."""
 from .checkpoint import allow_mmengine_checkpoint_globals
 from .codecs import *  # noqa: F401,F403
-from .compat import fix_pose2d_inferencer_bboxes
+from .compat import fix_atomic_checkpoints, fix_pose2d_inferencer_bboxes
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
@@ -12,3 +12,4 @@ __version__ = '0.1.0'
 
 allow_mmengine_checkpoint_globals()
 fix_pose2d_inferencer_bboxes()
+fix_atomic_checkpoints()

@@ -1,11 +1,24 @@
-"""A fix for mmpose 1.3.2's inferencer, applied on ``import genloc_mmpose``.
+"""Fixes of upstream bugs, applied on ``import genloc_mmpose`` (and only here).
 
-mmpose <= 1.3.2 ``Pose2DInferencer.preprocess_single`` resets its ``bboxes``
-argument, so ``MMPoseInferencer(...)(img, bboxes=...)`` silently runs on the whole
-image. With the fix, given boxes are used whenever no detector is set
-(``det_model='whole_image'``); every other case runs mmpose's own code.
+1. mmpose <= 1.3.2 ``Pose2DInferencer.preprocess_single`` resets its ``bboxes``
+   argument, so ``MMPoseInferencer(...)(img, bboxes=...)`` silently runs on the
+   whole image. With the fix, given boxes are used whenever no detector is set
+   (``det_model='whole_image'``); every other case runs mmpose's own code. Given
+   boxes are checked: an empty or off-image box is an error, not 17 confident
+   keypoints.
+2. mmengine <= 0.10.7 writes checkpoints in place (``LocalBackend.put``), so a kill
+   during a save leaves a truncated file; and ``CheckpointHook`` deletes the oldest
+   kept checkpoint *before* saving the new one and rewrites ``last_checkpoint`` in
+   place, so a kill in between leaves ``last_checkpoint`` naming a deleted or
+   half-written file (with ``max_keep_ckpts=1``, the only good one is gone). With
+   the fix, files are written to a temporary name, synced and renamed (atomic on
+   POSIX), ``last_checkpoint`` likewise, and outdated checkpoints are removed only
+   after the new one and ``last_checkpoint`` are in place: ``--resume`` always
+   finds a complete checkpoint.
 """
 import functools
+import os
+import os.path as osp
 
 import numpy as np
 from mmengine.utils import digit_version
@@ -24,8 +37,11 @@ def _preprocess_single(original):
                              f'per box in image pixels, got shape {boxes.shape}')
         if isinstance(input, str):
             data_info = dict(img_path=input)
+            name = input
         else:
             data_info = dict(img=input, img_path=f'{index}.jpg'.rjust(10, '0'))
+            name = f'image {index}'
+        _check_boxes(boxes, name, None if isinstance(input, str) else input.shape[:2])
         data_info.update(self.model.dataset_meta)
         data_infos = []
         for box in boxes:
@@ -38,6 +54,23 @@ def _preprocess_single(original):
     return preprocess_single
 
 
+def _check_boxes(boxes: np.ndarray, name: str, shape=None) -> None:
+    """Given boxes (N, 4+) x1, y1, x2, y2 must be finite, at least one pixel wide
+    and high, and (when the image size is known) overlap the image."""
+    for box in boxes:
+        x1, y1, x2, y2 = box[:4]
+        problem = None
+        if not np.isfinite(box[:4]).all():
+            problem = 'has non-finite coordinates'
+        elif x2 - x1 < 1 or y2 - y1 < 1:
+            problem = f'is {x2 - x1:g} x {y2 - y1:g} px (x2 <= x1 or y2 <= y1?)'
+        elif shape is not None and (x2 <= 0 or y2 <= 0 or x1 >= shape[1] or y1 >= shape[0]):
+            problem = f'lies outside the {shape[1]} x {shape[0]} image'
+        if problem:
+            raise ValueError(f'bboxes for {name}: box {box.tolist()} {problem}. Boxes are '
+                             '[x1, y1, x2, y2] in image pixels, with x2 > x1 and y2 > y1.')
+
+
 def fix_pose2d_inferencer_bboxes():
     """Make ``Pose2DInferencer`` honour given ``bboxes`` (mmpose <= 1.3.2)."""
     import mmpose
@@ -47,3 +80,73 @@ def fix_pose2d_inferencer_bboxes():
     if not getattr(Pose2DInferencer.preprocess_single, '__genloc_fix__', False):
         Pose2DInferencer.preprocess_single = _preprocess_single(
             Pose2DInferencer.preprocess_single)
+
+
+def _atomic_write(filepath, data, mode: str) -> None:
+    """Write ``data`` to a temporary file beside ``filepath``, sync, rename."""
+    filepath = str(filepath)
+    os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
+    tmp = f'{filepath}.tmp{os.getpid()}'
+    try:
+        with open(tmp, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def _put(self, obj: bytes, filepath) -> None:
+    """``LocalBackend.put``, atomically."""
+    _atomic_write(filepath, obj, 'wb')
+
+
+def _put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+    """``LocalBackend.put_text``, atomically."""
+    _atomic_write(filepath, obj.encode(encoding), 'wb')
+
+
+def _save_checkpoint_with_step(self, runner, step, meta):
+    """mmengine 0.10.7's ``CheckpointHook._save_checkpoint_with_step`` with the
+    order fixed: save, then ``last_checkpoint`` (atomically), then remove the
+    outdated checkpoint."""
+    from mmengine.dist import is_main_process
+    outdated = None
+    if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                        and self.keep_ckpt_ids[-1] == step):
+        if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+            outdated = self.keep_ckpt_ids.popleft()
+        self.keep_ckpt_ids.append(step)
+        runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+    ckpt_filename = self.filename_tmpl.format(step)
+    self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+    runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+    runner.save_checkpoint(
+        self.out_dir, ckpt_filename, self.file_client_args,
+        save_optimizer=self.save_optimizer,
+        save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
+        backend_args=self.backend_args, **self.args)
+    if not is_main_process():
+        return
+    _atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt.encode(), 'wb')
+    if outdated is not None:
+        path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
+        if self.file_backend.isfile(path):
+            self.file_backend.remove(path)
+        elif self.file_backend.isdir(path):  # deepspeed saves directories
+            self.file_backend.rmtree(path)
+
+
+def fix_atomic_checkpoints():
+    """Atomic local writes and a safe save order in ``CheckpointHook`` (mmengine
+    <= 0.10.7; the module docstring, item 2)."""
+    import mmengine
+    from mmengine.fileio.backends import LocalBackend
+    from mmengine.hooks import CheckpointHook
+    if digit_version(mmengine.__version__) > digit_version('0.10.7'):
+        return
+    LocalBackend.put = _put
+    LocalBackend.put_text = _put_text
+    CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step

@@ -162,21 +162,101 @@ def test_refine_none_is_the_plain_argmax():
     np.testing.assert_allclose(np.stack(scores)[:, 0], ref_scores, rtol=1e-5)
 
 
+def _peaked_maps(batch, num, height, width, seed=0):
+    """Maps (B, K, H, W) with a well-defined maximum: a Gaussian peak (sigma 1.5-3
+    cells, at a random sub-cell position 3+ cells inside the border), a weaker
+    second peak and a positive floor."""
+    rng = np.random.RandomState(seed)
+    ys, xs = np.mgrid[:height, :width].astype(np.float64)
+    maps = np.empty((batch, num, height, width), np.float32)
+    for index in np.ndindex(batch, num):
+        peak = np.zeros((height, width))
+        for amplitude in (1.0, rng.uniform(0.1, 0.5)):
+            cx, cy = rng.uniform(3, width - 4), rng.uniform(3, height - 4)
+            sigma = rng.uniform(1.5, 3)
+            peak += amplitude * np.exp(-((xs - cx)**2 + (ys - cy)**2) / (2 * sigma**2))
+        maps[index] = peak + rng.uniform(1e-3, 2e-3, peak.shape)
+    return torch.from_numpy(maps)
+
+
 def test_dark_equals_mmpose():
-    """The vectorised DARK equals mmpose's per-keypoint numpy loop."""
+    """The vectorised DARK equals mmpose's per-keypoint loop on maps with a
+    well-defined maximum, within a bound derived from float32 arithmetic.
+
+    Both blur in float32: each blurred value is a separable k x k sum of positive
+    terms, relative error <= 2k u per implementation (u = 2**-24), plus the
+    rescale and the log: the two log maps differ by at most eps = (4k + 4) u.
+    The finite differences then differ by <= eps per gradient component and per
+    Hessian entry, and the Newton step -H^-1 g by <= ||H^-1|| (sqrt(2) eps +
+    2 eps |offset|) to first order (twice that is allowed), plus the float32
+    rounding of the keypoint in input pixels (1e-5 cells)."""
     from mmpose.codecs.utils import get_heatmap_maximum, refine_keypoints_dark
-    torch.manual_seed(0)
-    maps = torch.rand(3, 17, 64, 48)**8  # peaky, maxima anywhere (borders too)
+    from mmpose.codecs.utils.post_processing import gaussian_blur
+    kernel = 7
+    maps = _peaked_maps(3, 17, 64, 48)
     codec = GenLocHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2,
-                          refine='dark', blur_kernel_size=7)
+                          refine='dark', blur_kernel_size=kernel)
     keypoints, _ = codec.batch_decode(maps)
+    eps = (4 * kernel + 4) * 2.0**-24
     for b in range(3):
         heatmaps = maps[b].numpy().copy()
         cells, _ = get_heatmap_maximum(heatmaps)
-        ref = refine_keypoints_dark(cells[None].copy(), heatmaps, blur_kernel_size=7)
-        # float32 conv vs OpenCV's blur, then a log of near-flat spots: < 0.02 cells
-        np.testing.assert_allclose((keypoints[b] + 0.5) / 4 - 0.5, ref, atol=0.02)
+        ref = refine_keypoints_dark(cells[None].copy(), heatmaps.copy(), kernel)[0]
+        log = np.log(np.maximum(gaussian_blur(heatmaps.copy(), kernel), 1e-10)).astype(
+            np.float64)
+        for k, (x, y) in enumerate(cells.astype(int)):
+            hessian = 0.25 * np.array([
+                [log[k, y, x + 2] - 2 * log[k, y, x] + log[k, y, x - 2],
+                 log[k, y + 1, x + 1] - log[k, y - 1, x + 1] - log[k, y + 1, x - 1]
+                 + log[k, y - 1, x - 1]],
+                [0, log[k, y + 2, x] - 2 * log[k, y, x] + log[k, y - 2, x]]])
+            hessian[1, 0] = hessian[0, 1]
+            eigen = np.linalg.eigvalsh(hessian)
+            assert eigen.max() < 0  # a maximum: the quadratic model holds
+            offset = np.linalg.norm(ref[k] - cells[k])
+            tol = 2 * (np.sqrt(2) * eps + 2 * eps * offset) / -eigen.max() + 1e-5
+            ours = (keypoints[b][0, k] + 0.5) / 4 - 0.5
+            assert np.abs(ours - ref[k]).max() <= tol, (b, k, ours, ref[k], tol)
         assert np.abs(ref - cells).max() > 0.1  # refined, not just the argmax
+
+
+@pytest.mark.parametrize('kind', ['zeros', 'constant', 'rand8', 'spike', 'ridge', 'tie',
+                                  'saddle', 'border'])
+def test_dark_on_degenerate_maps_stays_in_range(kind):
+    """Flat, spiky or ill-conditioned maps give finite keypoints within a cell of
+    their argmax (the Newton step is only taken towards a maximum less than a cell
+    away) and inside the map; scores stay in [0, 1]."""
+    height, width = 64, 48
+    torch.manual_seed(0)
+    maps = torch.zeros(2, 17, height, width)
+    if kind == 'constant':
+        maps += 0.5
+    elif kind == 'rand8':
+        maps = torch.rand(2, 17, height, width)**8
+    elif kind == 'spike':
+        maps[..., 20, 30] = 1
+    elif kind == 'ridge':  # a flat line: no unique maximum along it
+        maps[..., 30, :] = 1
+    elif kind == 'tie':
+        maps[..., 10, 10] = maps[..., 12, 12] = 1
+    elif kind == 'saddle':  # log curvature of opposite signs in x and y
+        ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing='ij')
+        maps += torch.exp(0.01 * (xs - 24.3)**2 - 0.05 * (ys - 31.6)**2)
+    else:  # maxima on the border rows/columns: not refined
+        maps[..., 0, 7] = maps[..., 63, 40] = 1
+    codec = GenLocHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
+    keypoints, scores = codec.batch_decode(maps)
+    keypoints, scores = np.stack(keypoints)[:, 0], np.stack(scores)[:, 0]
+    cells = (keypoints + 0.5) / 4 - 0.5
+    index = maps.flatten(2).argmax(-1).numpy()
+    argmax = np.stack([index % width, index // width], -1)
+    assert np.isfinite(keypoints).all() and np.isfinite(scores).all()
+    assert (np.abs(cells - argmax) <= 1 + 1e-4).all()
+    assert (cells >= -0.5).all() and (cells[..., 0] <= width - 0.5).all()
+    assert (cells[..., 1] <= height - 0.5).all()
+    assert ((scores >= 0) & (scores <= 1)).all()
+    if kind in ('zeros', 'constant', 'spike', 'border', 'ridge'):
+        np.testing.assert_allclose(cells, argmax, atol=1e-5)  # kept, not moved
 
 
 def _clean_gaussian_layer_maps(input_size, layer_sizes, num=200, seed=0):

@@ -235,6 +235,17 @@ def metainfo_from_coco(names: Sequence[str], skeleton: Sequence[Sequence[int]],
         sigmas=[float(sigma)] * len(names))
 
 
+def str_literal(text: str) -> str:
+    """``repr(text)``, with every ``{{`` split into adjacent literals (``'a{' '{b'``):
+    MMEngine substitutes ``{{ ... }}`` in a config file's text before running it,
+    so a name holding one would silently change (or break the file)."""
+    literal = repr(text)
+    quote = literal[0]
+    while '{{' in literal:
+        literal = literal.replace('{{', '{' + quote + ' ' + quote + '{')
+    return literal
+
+
 def format_py(value, indent: int = 0) -> str:
     """A config value as Python source in MMEngine's config style (``dict(...)``
     for keyword dicts, one item per line when it does not fit on one)."""
@@ -242,13 +253,15 @@ def format_py(value, indent: int = 0) -> str:
     if isinstance(value, dict):
         keyword = all(isinstance(k, str) and k.isidentifier() for k in value)
         items = [f'{k}={format_py(v, indent + 4)}' if keyword else
-                 f'{k!r}: {format_py(v, indent + 4)}' for k, v in value.items()]
+                 f'{format_py(k)}: {format_py(v, indent + 4)}' for k, v in value.items()]
         start, end = ('dict(', ')') if keyword else ('{', '}')
     elif isinstance(value, (list, tuple)):
         items = [format_py(v, indent + 4) for v in value]
         start, end = ('[', ']') if isinstance(value, list) else ('(', ')')
         if isinstance(value, tuple) and len(value) == 1:
             items[0] += ','
+    elif isinstance(value, str):
+        return str_literal(value)
     else:
         return repr(value)
     one_line = start + ', '.join(items) + end

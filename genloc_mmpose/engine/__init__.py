@@ -1,3 +1,4 @@
+from .hooks import InvalidLossError, InvalidLossHook
 from .optim_constructor import TrainableOptimWrapperConstructor
 
-__all__ = ['TrainableOptimWrapperConstructor']
+__all__ = ['InvalidLossError', 'InvalidLossHook', 'TrainableOptimWrapperConstructor']

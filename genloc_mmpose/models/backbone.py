@@ -109,6 +109,12 @@ class GenLocBackbone(BaseModule):
                  compile: bool = False,
                  compute_dtype: Optional[str] = None):
         super().__init__()
+        if not isinstance(num_keypoints, int) or isinstance(num_keypoints, bool) \
+                or num_keypoints < 1:
+            raise ValueError(f'GenLocBackbone num_keypoints must be a positive integer (one '
+                             f'condition per keypoint type), got {num_keypoints!r}: set '
+                             'model.backbone.num_keypoints to the number of keypoints in '
+                             "the dataset's metainfo.")
         self.unet, self.vae = self._build_sd(pretrained, unet_cfg, vae_cfg)
         # Only the encoder is used: do not keep the decoder in memory.
         self.vae.decoder = None
@@ -246,6 +252,15 @@ class GenLocBackbone(BaseModule):
                 f'GenLoc input size must be a multiple of {self.size_divisor} for '
                 f'this U-Net/VAE; got {width}x{height} (W x H). Set the codec '
                 f'input_size (and TopdownAffine input_size) accordingly, e.g. 256x256.')
+        # (eager only: a data-dependent check cannot be traced or exported)
+        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        bad = None if tracing else ~torch.isfinite(x).flatten(1).all(1)
+        if bad is not None and bad.any():
+            raise ValueError(
+                f'GenLocBackbone: input crop(s) {bad.nonzero()[:, 0].tolist()} of this batch '
+                'hold NaN or Inf pixels, which would give NaN maps and meaningless '
+                'keypoints. Check the images given (float arrays with NaN/Inf?) and the '
+                'data preprocessor.')
         autocast = torch.autocast(x.device.type, dtype=self.compute_dtype,
                                   enabled=self.compute_dtype is not None)
         with autocast:

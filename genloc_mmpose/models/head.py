@@ -1,6 +1,7 @@
 """CorrelationMapHead: fuses the CKHE maps of all layers into one map per keypoint."""
 from typing import Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
@@ -79,6 +80,15 @@ class CorrelationMapHead(BaseHead):
             heatmaps = self.forward(feats)
         self._check_num_keypoints(heatmaps.shape[1], batch_data_samples)
         preds = self.decode(heatmaps)
+        bad = [i for i, pred in enumerate(preds)
+               if not (np.isfinite(pred.keypoints).all() and
+                       np.isfinite(pred.keypoint_scores).all())]
+        if bad:
+            images = [batch_data_samples[i].metainfo.get('img_path') for i in bad]
+            raise ValueError(
+                f'Non-finite correlation maps for {len(bad)} crop(s) of {images}: the '
+                'model weights are not finite (a diverged checkpoint?) or the input is. '
+                'Use a checkpoint saved before the divergence (docs/reliability.md).')
         if test_cfg.get('output_heatmaps', False):
             return preds, [PixelData(heatmaps=hm) for hm in heatmaps.detach()]
         return preds

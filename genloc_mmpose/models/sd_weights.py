@@ -130,10 +130,21 @@ def _load_folder(path: str) -> Tuple[UNet2DConditionModel, AutoencoderKL]:
             f'{path} holds {found[:10]}{" ..." if len(found) > 10 else ""}.{hint} '
             + WEIGHTS_HELP)
     kwargs = dict(local_files_only=True, torch_dtype=torch.float32)
-    return tuple(
-        model.from_pretrained(path, subfolder=sub, variant=_variant(osp.join(path, sub)),
-                              **kwargs)
-        for model, sub in ((UNet2DConditionModel, 'unet'), (AutoencoderKL, 'vae')))
+    models = []
+    for model, sub in ((UNet2DConditionModel, 'unet'), (AutoencoderKL, 'vae')):
+        folder = osp.join(path, sub)
+        try:
+            models.append(model.from_pretrained(path, subfolder=sub,
+                                                variant=_variant(folder), **kwargs))
+        except (OSError, ValueError, RuntimeError) as err:
+            if isinstance(err, FileNotFoundError) and 'holds no weights' in str(err):
+                raise
+            raise ValueError(
+                f'{folder}: its {model.__name__} weights cannot be loaded '
+                f'({type(err).__name__}: {err}). A truncated or foreign weight file '
+                f'({", ".join(sorted(os.listdir(folder)))}): download it again. '
+                + WEIGHTS_HELP) from err
+    return tuple(models)
 
 
 def _variant(folder: str) -> Optional[str]:
@@ -153,16 +164,24 @@ def _read_checkpoint(path: str) -> dict:
     """State dict of a ``.safetensors`` / ``.ckpt`` file (nested ``state_dict``
     unwrapped); ``.ckpt`` only through ``torch.load(weights_only=True)``."""
     if path.endswith('.safetensors'):
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
-        state = load_file(path)
+        try:
+            state = load_file(path)
+        except (SafetensorError, OSError, ValueError) as err:
+            raise ValueError(_unreadable(path, err)) from err
     elif path.endswith('.ckpt'):
         try:
             state = torch.load(path, map_location='cpu', weights_only=True)
+        except (RuntimeError, EOFError, OSError) as err:  # truncated / not a torch file
+            raise ValueError(_unreadable(path, err)) from err
         except pickle.UnpicklingError as err:
             found = re.search(r'GLOBAL (\S+)', str(err))
+            if found is None:  # not a pickle at all (e.g. "invalid load key")
+                raise ValueError(_unreadable(path, err)) from err
             raise ValueError(
                 f'{path} cannot be read with torch.load(weights_only=True): it holds '
-                f'{"a pickled " + found.group(1) if found else "more than tensors"}. '
+                f'a pickled {found.group(1)}. '
                 'Arbitrary pickles are not loaded; convert the file once to .safetensors '
                 'where you trust it, or use a .safetensors download. ' + WEIGHTS_HELP
             ) from err
@@ -172,6 +191,14 @@ def _read_checkpoint(path: str) -> dict:
     while isinstance(state, dict) and isinstance(state.get('state_dict'), dict):
         state = state['state_dict']
     return state
+
+
+def _unreadable(path: str, err: Exception) -> str:
+    size = osp.getsize(path)
+    return (f'{path} ({size} bytes) cannot be read as a {osp.splitext(path)[1]} checkpoint: '
+            f'{type(err).__name__}: {err}. It is truncated (an interrupted download or '
+            'copy) or not a checkpoint file: download it again and compare its size and '
+            'sha256 with the source. ' + WEIGHTS_HELP)
 
 
 def _load_single_file(path: str, unet_cfg: dict,

@@ -2,8 +2,7 @@
 # "8xb25": batch 25 with 8 gradient-accumulation steps = the paper's batch of 200 on
 # one GPU. With tools/dist_train.sh on N GPUs set
 # --cfg-options optim_wrapper.accumulative_counts=$((8 / N)).
-_base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
+_base_ = ['../_base_/default_runtime.py']
 
 # Local diffusers folder of Stable Diffusion 1.5 (needs unet/ and vae/), see README.
 sd_weights = 'checkpoints/stable-diffusion-v1-5'
@@ -67,7 +66,7 @@ model = dict(
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False))
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
@@ -77,7 +76,7 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')

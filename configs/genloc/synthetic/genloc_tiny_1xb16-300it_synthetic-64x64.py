@@ -9,8 +9,7 @@
 # The tiny model (frozen random U-Net + LoRA, as the method trains SD-1.5) is written
 # out here rather than inherited from the demo config, so that edits of the demo
 # config cannot change this benchmark or invalidate its checkpoints.
-_base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
+_base_ = ['../_base_/default_runtime.py']
 
 data_root = 'data/synthetic_markers/'
 data_mode = 'topdown'
@@ -86,7 +85,7 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform', shift_factor=0.1, scale_factor=(0.8, 1.2),
@@ -96,7 +95,7 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')

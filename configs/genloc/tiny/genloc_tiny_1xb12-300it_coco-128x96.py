@@ -10,8 +10,7 @@
 #   ground-truth maps);
 # - tight crops (bbox padding 1.0): less of the neighbouring people in the crop.
 # On the 12 COCO sample instances this reaches CocoMetric AP >= 0.9 in 300 steps.
-_base_ = ['mmpose::_base_/default_runtime.py']
-custom_imports = dict(imports=['genloc_mmpose'], allow_failed_imports=False)
+_base_ = ['../_base_/default_runtime.py']
 
 data_root = 'demo/data/coco/'
 data_mode = 'topdown'
@@ -84,14 +83,14 @@ env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')

@@ -8,7 +8,7 @@ _base_ = ['../../ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py']
 
 dataset_type = 'CocoDataset'
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='GenLocLoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform'),
