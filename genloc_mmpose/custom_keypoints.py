@@ -1,23 +1,29 @@
-"""A GenLoc config (and its MMPose metainfo) for a new keypoint set from COCO-keypoints
-exports: the library behind ``tools/new_keypoints.py`` (docs/custom_keypoints.md).
+"""A GenLoc config (and its MMPose metainfo) for a new keypoint set from the labels of
+COCO-keypoints exports, DeepLabCut projects or SLEAP files: the library behind
+``tools/new_keypoints.py`` (docs/custom_keypoints.md).
 
-The config inherits a recipe (:data:`ARCHS`) and states what comes from the data:
-metainfo, ``num_keypoints``, data files, input size (codec and pipelines, taken from
-the recipe), schedule, condition init and evaluation (``use_area=False`` when
+DeepLabCut and SLEAP labels become COCO keypoints under a data folder
+(:mod:`.datasets.lab_formats`); one labelled set without ``val`` is split by image
+(seeded). The config inherits a recipe (:data:`ARCHS`) and states what comes from the
+data: metainfo, ``num_keypoints``, data files, input size (codec and pipelines, taken
+from the recipe), schedule, condition init and evaluation (``use_area=False`` when
 annotations lack ``area``: OKS then scales with 0.53 x box area, the rule MMPose uses
 for such annotations).
 """
+import json
 import math
 import os
 import os.path as osp
+import random
 import re
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_images, count_labelled,
-                                         format_py, infer_flip_pairs, metainfo_from_coco,
-                                         parse_flip_pairs, read_coco_keypoints)
+from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_coco_keypoints, check_images,
+                                         count_labelled, format_py, infer_flip_pairs,
+                                         load_json, metainfo_from_coco, parse_flip_pairs)
+from .datasets.lab_formats import label_format, read_dlc_project, read_slp, write_frames
 from .models.text_conditions import ENCODER_FOLDERS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -70,17 +76,69 @@ def _sized_pipeline(pipeline: List[dict]) -> List[dict]:
     return out
 
 
-def new_keypoint_config(name: str, train: str, val: str, img_root: str,
-                        test: Optional[str] = None, arch: str = 'sd15',
+def read_labels(path: str, split: str, name: str, img_root: Optional[str], data_dir: str,
+                box_margin: float) -> dict:
+    """One labelled set in any of :func:`~.datasets.lab_formats.label_format`'s forms as
+    dict(path, format, coco, img_root, ann_file=the COCO file if it exists already,
+    frames=SLEAP frames to write, flip_pairs=SLEAP symmetries, notes)."""
+    if not osp.exists(path):
+        raise FileNotFoundError(f'--{split} {path}: no such file or folder.')
+    fmt = label_format(path)
+    if fmt == 'coco':
+        if img_root is None:
+            raise ValueError(f'--{split} {path}: COCO keypoints need --img-root (the folder '
+                             'that images[].file_name is relative to).')
+        if not osp.isdir(img_root):
+            raise FileNotFoundError(f'--img-root {img_root} is not a folder.')
+        return dict(path=path, format=fmt, coco=load_json(path), img_root=img_root,
+                    ann_file=path, frames=[], flip_pairs=None, notes=[])
+    if fmt == 'dlc':
+        labels = read_dlc_project(path, name, box_margin)
+        frames, flip_pairs = [], None
+    else:
+        labels = read_slp(path, name, split, box_margin)
+        labels['img_root'] = osp.join(data_dir, 'images')
+        frames, flip_pairs = labels['frames'], labels['flip_pairs'] or None
+    return dict(path=path, format=fmt, coco=labels['coco'], img_root=labels['img_root'],
+                ann_file=None, frames=frames, flip_pairs=flip_pairs, notes=labels['notes'])
+
+
+def split_by_image(coco: dict, val_fraction: float, seed: int,
+                   path: str) -> Tuple[dict, dict]:
+    """(train, val) parts of a COCO dict: a seeded random ``val_fraction`` of its images
+    (at least one, and one left to train) with their annotations go to val."""
+    ids = sorted(img['id'] for img in coco['images'])
+    if len(ids) < 2:
+        raise ValueError(f'{path} holds {len(ids)} labelled image(s): too few to split off '
+                         'a validation image. Label more, or give --val.')
+    random.Random(seed).shuffle(ids)
+    val_ids = set(ids[:min(len(ids) - 1, max(1, round(val_fraction * len(ids))))])
+
+    def part(val):
+        return dict(coco, images=[i for i in coco['images'] if (i['id'] in val_ids) == val],
+                    annotations=[a for a in coco['annotations']
+                                 if (a['image_id'] in val_ids) == val])
+
+    return part(False), part(True)
+
+
+def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
+                        img_root: Optional[str] = None, test: Optional[str] = None,
+                        arch: str = 'sd15',
                         weights: str = 'checkpoints/stable-diffusion-v1-5',
                         input_size: Optional[Sequence[int]] = None,
                         epochs: Optional[int] = None, flip_pairs: Optional[str] = None,
                         sigma: float = DEFAULT_SIGMA, out_dir: str = 'configs/custom',
                         category: Optional[str] = None,
-                        object_name: Optional[str] = None) -> Tuple[str, List[str]]:
-    """Check the exports, write the metainfo and the config.
+                        object_name: Optional[str] = None, val_fraction: float = 0.2,
+                        seed: int = 0, box_margin: float = 0.1,
+                        data_dir: Optional[str] = None) -> Tuple[str, List[str]]:
+    """Read and check the labels, write the converted / split labels (under
+    ``data_dir``, default ``work_dirs/<config name>/data``), the metainfo and the config.
 
-    Returns (config path, report lines to print). Raises ValueError /
+    ``train`` / ``val`` / ``test``: COCO json (images under ``img_root``), DeepLabCut
+    project or SLEAP file; without ``val``, ``val_fraction`` of the train images
+    (seeded). Returns (config path, report lines to print). Raises ValueError /
     FileNotFoundError naming the file or option and the fix; nothing is written then.
     """
     if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_-]*', name):
@@ -93,27 +151,57 @@ def new_keypoint_config(name: str, train: str, val: str, img_root: str,
     if len(size) != 2 or any(s <= 0 or s % recipe['size_divisor'] for s in size):
         raise ValueError(f'--input-size {size}: width and height must be positive '
                          f'multiples of {recipe["size_divisor"]} for --arch {arch}.')
-    if not osp.isdir(img_root):
-        raise FileNotFoundError(f'--img-root {img_root} is not a folder.')
     if epochs is not None and epochs < 1:
         raise ValueError(f'--epochs {epochs}: must be >= 1.')
     if not sigma > 0:
         raise ValueError(f'--sigma {sigma}: must be > 0.')
+    if not 0 < val_fraction < 1:
+        raise ValueError(f'--val-fraction {val_fraction}: must be between 0 and 1.')
+    if not box_margin >= 0:
+        raise ValueError(f'--box-margin {box_margin}: must be >= 0.')
+    stem = f'{recipe["name"]}_{name}-{size[0]}x{size[1]}'
+    config_path = osp.join(out_dir, f'{stem}.py')
+    data_dir = data_dir or osp.join('work_dirs', stem, 'data')
 
-    splits = dict(train=train, val=val, **({'test': test} if test else {}))
-    data = {split: read_coco_keypoints(path, category) for split, path in splits.items()}
+    sets = {}
+    for split, path in dict(train=train, val=val, test=test).items():
+        if path:  # a set given twice (train and test) is read once
+            same = [s for s in sets.values() if s['path'] == path]
+            sets[split] = same[0] if same else read_labels(path, split, name, img_root,
+                                                           data_dir, box_margin)
+    data = {split: check_coco_keypoints(
+        s['coco'], s['path'], category if s['format'] == 'coco' else None)
+        for split, s in sets.items()}
     names = data['train']['names']
-    for split, path in splits.items():
+    for split, s in sets.items():
         if data[split]['names'] != names:
-            raise ValueError(f'{path} ({split}) has the keypoints {data[split]["names"]}, '
-                             f'the train file {train} has {names}: export every split '
-                             'with the same keypoint list.')
-        check_images(path, data[split]['coco'], img_root)
+            raise ValueError(f'{s["path"]} ({split}) has the keypoints '
+                             f'{data[split]["names"]}, the train labels {train} have {names}: '
+                             'label every split with the same keypoint list.')
+        if s['format'] != 'sleap':  # SLEAP frames are written below
+            check_images(s['path'], data[split]['coco'], s['img_root'])
+    report = list(dict.fromkeys(note for s in sets.values() for note in s['notes']))
+    if val is None:
+        parts = split_by_image(data['train']['coco'], val_fraction, seed, train)
+        sets['val'] = dict(sets['train'], ann_file=None, frames=[])
+        sets['train'] = dict(sets['train'], ann_file=None)
+        data['val'] = dict(data['train'], coco=parts[1])
+        data['train'] = dict(data['train'], coco=parts[0])
+        val_files = [img['file_name'] for img in parts[1]['images']]
+        report.append(
+            f'no --val: {train} split by image (--seed {seed}, --val-fraction '
+            f'{val_fraction}): {len(parts[0]["images"])} train, {len(val_files)} val images; '
+            f'val: {val_files[:10]}{" ..." if len(val_files) > 10 else ""}')
     if not count_labelled(data['train']['coco']):
         raise ValueError(f'{train} has no labelled keypoint (every visibility flag is 0): '
                          'nothing to train on.')
-    pairs = (infer_flip_pairs(names) if flip_pairs is None
-             else parse_flip_pairs(flip_pairs, names))
+    if flip_pairs is not None:
+        pairs, pairs_from = parse_flip_pairs(flip_pairs, names), 'from --flip-pairs'
+    elif sets['train']['flip_pairs']:
+        pairs = sets['train']['flip_pairs']
+        pairs_from = "from the SLEAP skeleton's symmetries"
+    else:
+        pairs, pairs_from = infer_flip_pairs(names, train), 'inferred from the names'
     metainfo = metainfo_from_coco(names, data['train']['skeleton'], name, sigma, pairs,
                                   train)
     base = Config.fromfile(recipe['base'])
@@ -132,15 +220,23 @@ def new_keypoint_config(name: str, train: str, val: str, img_root: str,
     use_area = all('area' in a for split in ('val', 'test') if split in data
                    for a in data[split]['coco']['annotations'])
 
+    # checks done: write the converted / split labels, the metainfo and the config
+    for split, s in sets.items():
+        if s['ann_file'] is None:
+            s['ann_file'] = osp.join(data_dir, f'{split}.json')
+            os.makedirs(data_dir, exist_ok=True)
+            with open(s['ann_file'], 'w') as f:
+                json.dump(data[split]['coco'], f)
+            report.append(f'{split} labels: {_rel(s["ann_file"])} (images under '
+                          f'{_rel(s["img_root"])})')
+            write_frames(s['frames'], s['img_root'])
     meta_path = osp.join(out_dir, '_base_', 'datasets', f'{name}.py')
-    config_path = osp.join(out_dir, f'{recipe["name"]}_{name}-{size[0]}x{size[1]}.py')
-    pairs_from = 'the names' if flip_pairs is None else '--flip-pairs'
     meta_text = (f'# MMPose metainfo of "{name}", written by tools/new_keypoints.py from '
-                 f'{_rel(train)}\n# (flip pairs from {pairs_from}, OKS sigma {sigma} for '
+                 f'{_rel(train)}\n# (flip pairs {pairs_from}, OKS sigma {sigma} for '
                  'every keypoint; docs/custom_keypoints.md).\n'
                  f'dataset_info = {format_py(metainfo)}\n')
     config_text = _config_text(
-        name=name, arch=arch, splits=splits, img_root=img_root, recipe=recipe, base=base,
+        name=name, arch=arch, sets=sets, recipe=recipe, base=base,
         codec=codec, num_keypoints=len(names), weights=weights, text=text,
         object_name=object_name, epochs=epochs, iters_per_epoch=iters_per_epoch,
         use_area=use_area, config_dir=osp.dirname(config_path))
@@ -150,10 +246,9 @@ def new_keypoint_config(name: str, train: str, val: str, img_root: str,
             f.write(source)
 
     side = {i: names[j] for i, j in pairs}
-    report = [
+    report += [
         f'{len(names)} keypoints: {names}',
-        'flip pairs' + (' (--flip-pairs)' if flip_pairs is not None else
-                        ' (inferred from the names)') + ': '
+        f'flip pairs ({pairs_from}): '
         + (', '.join(f'{names[i]} <-> {side[i]}' for i in side) or 'none'),
         f'skeleton: {len(metainfo["skeleton_info"])} links; OKS sigma {sigma}; '
         f'{num_train} labelled training instances; {epochs} epochs '
@@ -169,24 +264,29 @@ def new_keypoint_config(name: str, train: str, val: str, img_root: str,
     return config_path, report
 
 
-def _config_text(name, arch, splits, img_root, recipe, base, codec, num_keypoints,
-                 weights, text, object_name, epochs, iters_per_epoch, use_area,
-                 config_dir) -> str:
+def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, text,
+                 object_name, epochs, iters_per_epoch, use_area, config_dir) -> str:
     """Python source of the generated config."""
     inside = not osp.relpath(osp.abspath(config_dir), REPO).startswith('..')
     base_path = osp.relpath(recipe['base'], osp.abspath(config_dir)) if inside \
         else recipe['base']
+    sets = dict(sets, test=sets.get('test', sets['val']))
+    roots = {split: osp.join(_rel(s['img_root']), '') for split, s in sets.items()}
     lines = [
         f'# GenLoc on "{name}" ({num_keypoints} keypoints), written by '
         'tools/new_keypoints.py from',
-        *[f'#   {split}: {_rel(path)}' for split, path in splits.items()],
+        *[f'#   {split}: {_rel(s["ann_file"])}' + (
+            f' (from {_rel(s["path"])})' if s['ann_file'] != s['path'] else '')
+          for split, s in sets.items()],
         f'# Recipe: {_rel(recipe["base"])}; docs/custom_keypoints.md.',
         f'_base_ = [{base_path!r}]',
         '',
         "metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/%s.py')" % name,
         f'num_keypoints = {num_keypoints}',
-        f'img_root = {osp.join(_rel(img_root), "")!r}',
     ]
+    if len(set(roots.values())) == 1:  # one image folder: one variable
+        lines.append(f'img_root = {roots["train"]!r}')
+        roots = dict.fromkeys(roots, Ref('img_root'))
     backbone = dict(num_keypoints=Ref('num_keypoints'))
     if arch == 'sd15':
         lines += [f'sd_weights = {weights!r}', f'max_epochs = {epochs}']
@@ -209,23 +309,25 @@ def _config_text(name, arch, splits, img_root, recipe, base, codec, num_keypoint
             param_scheduler=[dict(type='CosineAnnealingLR', T_max=Ref('max_iters'),
                                   by_epoch=False)],
             default_hooks=dict(checkpoint=dict(interval=Ref('max_iters'))))
-    dataset = dict(type='CocoDataset', data_root='', metainfo=Ref('metainfo'),
-                   data_prefix=dict(img=Ref('img_root')))
+    ann = {split: _rel(s['ann_file']) for split, s in sets.items()}
+
+    def dataset(split, **kwargs):
+        return dict(type='CocoDataset', data_root='', metainfo=Ref('metainfo'),
+                    data_prefix=dict(img=roots[split]), ann_file=ann[split], **kwargs)
+
     evaluator = dict(type='CocoMetric', use_area=use_area)
     parts = dict(
         codec=codec,
         model=dict(backbone=backbone, head=dict(decoder=Ref('codec'))),
         train_pipeline=_sized_pipeline(base.train_pipeline),
         val_pipeline=_sized_pipeline(base.val_pipeline),
-        train_dataloader=dict(dataset=dict(dataset, ann_file=_rel(splits['train']),
-                                           pipeline=Ref('train_pipeline'))),
-        val_dataloader=dict(dataset=dict(dataset, ann_file=_rel(splits['val']),
-                                         test_mode=True, pipeline=Ref('val_pipeline'))),
-        test_dataloader=dict(dataset=dict(
-            dataset, ann_file=_rel(splits.get('test', splits['val'])), test_mode=True,
-            pipeline=Ref('val_pipeline'))),
-        val_evaluator=dict(evaluator, ann_file=_rel(splits['val'])),
-        test_evaluator=dict(evaluator, ann_file=_rel(splits.get('test', splits['val']))),
+        train_dataloader=dict(dataset=dataset('train', pipeline=Ref('train_pipeline'))),
+        val_dataloader=dict(dataset=dataset('val', test_mode=True,
+                                            pipeline=Ref('val_pipeline'))),
+        test_dataloader=dict(dataset=dataset('test', test_mode=True,
+                                             pipeline=Ref('val_pipeline'))),
+        val_evaluator=dict(evaluator, ann_file=ann['val']),
+        test_evaluator=dict(evaluator, ann_file=ann['test']),
         **schedule)
     lines.append('')
     lines += [f'{key} = {format_py(value)}' for key, value in parts.items()]

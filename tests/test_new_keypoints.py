@@ -106,17 +106,91 @@ def test_flip_pairs_naming_styles():
                                                           parse_flip_pairs)
     names = ['nose', 'L_F_Paw', 'R_F_Paw', 'RightHand', 'LeftHand', 'wing.r', 'wing.l',
              'tail-L', 'tail-R', 'front left paw', 'front right paw', 'LEFT_EAR',
-             'right_ear', 'left_only', 'Lid', 'Rim']
+             'right_ear', 'Lid', 'Rim', 'Lip', 'lower', 'cleft']
     assert flip_indices(len(names), infer_flip_pairs(names)) == [
-        0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 13, 14, 15]
-    with pytest.raises(ValueError, match="'left_eye', 'L_Eye', 'right_eye' differ only"):
-        infer_flip_pairs(['left_eye', 'L_Eye', 'right_eye'])
-    assert parse_flip_pairs('Lid:Rim, nose:left_only', names) == [(14, 15), (0, 13)]
+        0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 13, 14, 15, 16, 17]
+    # animal-pose tools: the side before an index or a segment letter, inside a
+    # compound word, short or full, any case
+    names = ['forelegL1', 'forelegR1', 'L1A', 'R1A', 'antbaseR', 'antbaseL', 'hindleg_r_2',
+             'hindleg_l_2', 'leftear', 'rightear', 'LeftFrontPaw', 'RightFrontPaw', 'l_eye',
+             'R_EYE', 'midleftwing', 'midrightwing', 'Lip', 'lower', 'tailbase']
+    assert infer_flip_pairs(names) == [(0, 1), (2, 3), (5, 4), (7, 6), (8, 9), (10, 11),
+                                       (12, 13), (14, 15)]
+    assert parse_flip_pairs('Lip:lower, tailbase:L1A', names) == [(16, 17), (18, 2)]
     assert parse_flip_pairs('', names) == []
     with pytest.raises(ValueError, match=r"\['foot'\] are not keypoint names"):
-        parse_flip_pairs('foot:nose', names)
+        parse_flip_pairs('foot:Lip', names)
     with pytest.raises(ValueError, match='repeats a keypoint'):
-        parse_flip_pairs('nose:Lid,Lid:Rim', names)
+        parse_flip_pairs('Lip:lower,lower:L1A', names)
+
+
+def test_sided_names_without_one_partner_warn(monkeypatch):
+    """A sided name without a partner, or with several, stays unpaired (maps to
+    itself) and the tool says which names and what it did."""
+    import logging
+
+    from genloc_mmpose.datasets import keypoint_metainfo
+    logged = []
+    monkeypatch.setattr(keypoint_metainfo, 'print_log',
+                        lambda msg, logger, level: logged.append((msg, level)))
+    names = ['tail_L', 'left_eye', 'L_Eye', 'right_eye', 'wingL', 'wingR', 'nose']
+    assert keypoint_metainfo.infer_flip_pairs(names, 'x.json') == [(4, 5)]
+    assert logged == [
+        ("x.json: keypoint names that look sided but have no partner on the other side: "
+         "['tail_L']. Kept unpaired: each maps to itself in flip augmentation and the flip "
+         "test. If they are left/right keypoints, give all pairs with --flip-pairs a:b,c:d.",
+         logging.WARNING),
+        ("x.json: ambiguous flip pairs, left unpaired (each maps to itself): 'left_eye' "
+         "could pair with 'right_eye'; 'L_Eye' could pair with 'right_eye'; 'right_eye' "
+         "could pair with 'left_eye' or 'L_Eye'. Give the pairs with --flip-pairs a:b,c:d.",
+         logging.WARNING)]
+
+
+# Pairs in MMPose's metainfo that cannot follow from the names: numbered landmarks
+# whose side lies in a numbering convention (iBUG's 68 face points, WFLW's 98,
+# DeepFashion2's garment outlines), not in the name.
+NUMBERED_LANDMARKS = {
+    r'kpt-\d+': ('300vw', '300w', 'aflw', 'cofw', 'lapa', 'wflw'),
+    r'face-\d+': ('coco_wholebody', 'coco_wholebody_face', 'coco_wholebody_openpose', 'h3wb',
+                  'halpe', 'ubody2d'),
+    r'Face_\d+': ('ubody3d',),
+    r'[a-z]+_kpt\d+': ('deepfashion2',),
+}
+
+
+def test_flip_pairs_of_every_mmpose_dataset(monkeypatch):
+    """Flip pairs inferred from the names of every dataset in MMPose's
+    configs/_base_/datasets equal MMPose's flip_indices, but for the numbered
+    landmarks of NUMBERED_LANDMARKS (unsided names, paired only among themselves);
+    no false pair and no warning on the unsided ones."""
+    import glob
+    import re
+
+    import mmpose
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    from genloc_mmpose.datasets import keypoint_metainfo
+    logged = []
+    monkeypatch.setattr(keypoint_metainfo, 'print_log', lambda *args, **kw: logged.append(args))
+    pairs = {}
+    for path in sorted(glob.glob(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
+                                          '_base_', 'datasets', '*.py'))):
+        dataset = osp.splitext(osp.basename(path))[0]
+        meta = parse_pose_metainfo(dict(from_file=path))
+        names = [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
+        theirs = {(min(i, j), max(i, j)) for i, j in enumerate(meta['flip_indices']) if i != j}
+        pattern = next((p for p, sets in NUMBERED_LANDMARKS.items() if dataset in sets), '$^')
+        numbered = {i for i, name in enumerate(names) if re.fullmatch(pattern, name)}
+        assert all(keypoint_metainfo.name_side(names[i])[0] is None for i in numbered)
+        assert all(set(p) <= numbered for p in theirs if set(p) & numbered), dataset
+        assert (pattern == '$^') == (not numbered), dataset  # the list is not stale
+        ours = {tuple(sorted(p)) for p in keypoint_metainfo.infer_flip_pairs(names, dataset)}
+        assert ours == {p for p in theirs if not set(p) & numbered}, dataset
+        pairs[dataset] = len(ours)
+    assert not logged
+    assert len(pairs) == 55 and sum(n > 0 for n in pairs.values()) == 39
+    assert (pairs['fly'], pairs['locust'], pairs['zebra'], pairs['macaque'], pairs['horse10'],
+            pairs['coco_wholebody']) == (14, 15, 2, 8, 0, 32)
 
 
 def test_synthetic_export_gives_the_hand_written_metainfo(tmp_path):

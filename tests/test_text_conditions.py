@@ -77,7 +77,13 @@ def expected_conditions(folder, prompts_and_words, encoder='text_encoder',
     ('left_eye', 'left eye'), ('L_F_Paw', 'left front paw'), ('R_B_Knee', 'right back knee'),
     ('RightHand', 'right hand'), ('wing.r', 'right wing'), ('L_EarBase', 'left ear base'),
     ('root_of_tail', 'root of tail'), ('front-left paw', 'left front paw'),
-    ('TailBase', 'tail base'), ('finger2', 'finger 2')])
+    ('TailBase', 'tail base'), ('finger2', 'finger 2'),
+    # as animal-pose tools write them (DeepPoseKit fly / locust / zebra, DeepLabCut)
+    ('forelegL1', 'left fore leg 1'), ('midlegR3', 'right middle leg 3'),
+    ('hindleg_r_2', 'right hind leg 2'), ('antbaseR', 'right antenna base'),
+    ('anttipL', 'left antenna tip'), ('eyeL', 'left eye'), ('L1A', 'left leg 1 a'),
+    ('leftear', 'left ear'), ('LeftFrontPaw', 'left front paw'), ('l_ear', 'left ear'),
+    ('tailbase', 'tail base'), ('R', 'right'), ('Lip', 'lip'), ('cleft', 'cleft')])
 def test_keypoint_phrase(name, phrase):
     from genloc_mmpose.models.text_conditions import keypoint_phrase
     assert keypoint_phrase(name) == phrase

@@ -13,10 +13,12 @@ MMPose ``dataset_info`` (the content of a ``configs/_base_/datasets/*.py`` file)
   a deterministic colour palette (:func:`palette`).
 
 Naming rules (docs/custom_keypoints.md): a name is split into words at ``_ - .``,
-spaces, camelCase and digits (``L_F_Paw`` -> L, F, Paw; ``RightHand`` -> Right,
-Hand). Its side is the word ``left``/``right`` anywhere, or ``l``/``r`` as the first
-or last word (any case). Two names are a flip pair when their other words agree (in
-order, ignoring case) and their sides differ; a name without a partner maps to itself.
+spaces, camelCase and digits (``L_F_Paw`` -> L, F, Paw; ``forelegL1`` -> foreleg, L,
+1). A side is the word ``left``/``right`` or ``l``/``r`` anywhere (any case), or
+``left``/``right`` inside a word (``leftear``, not ``cleft``). Two names are a flip
+pair when their other words agree (in order, ignoring case) and their sides differ; a
+name without a partner maps to itself. Names that look sided but find no partner, or
+several, stay unpaired with a warning naming them.
 """
 import colorsys
 import json
@@ -41,34 +43,70 @@ def split_name(name: str) -> List[str]:
     return [word for part in _SEPARATORS.split(name) for word in _WORD.findall(part)]
 
 
-def name_side(name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
-    """(``'left'`` / ``'right'`` / None, the other words in lower case)."""
+def side_readings(name: str) -> List[Tuple[str, Tuple[str, ...]]]:
+    """Every way ``name`` can state a side: (``'left'`` / ``'right'``, the other
+    words in lower case). A side word (``left``, ``R``) or ``left``/``right`` inside
+    a word, whose pieces then count as words if none is a single letter
+    (``frontleftpaw`` -> front, paw; not ``cleft``)."""
     words = [w.lower() for w in split_name(name)]
+    readings = []
     for i, word in enumerate(words):
-        full_word = word in ('left', 'right')
-        if word in SIDES and (full_word or i in (0, len(words) - 1)):
-            return SIDES[word], tuple(words[:i] + words[i + 1:])
-    return None, tuple(words)
+        if word in SIDES:
+            readings.append((SIDES[word], tuple(words[:i] + words[i + 1:])))
+            continue
+        for side in ('left', 'right'):
+            at = word.find(side)
+            if at >= 0:
+                parts = [p for p in (word[:at], word[at + len(side):]) if p]
+                if all(len(p) > 1 for p in parts):
+                    readings.append((side, tuple(words[:i] + parts + words[i + 1:])))
+    return readings
 
 
-def infer_flip_pairs(names: Sequence[str]) -> List[Tuple[int, int]]:
-    """Left/right pairs (left index, right index) inferred from the names (module
-    docstring). Raises ValueError if a name has several possible partners."""
-    sides: Dict[Tuple[str, ...], Dict[str, List[int]]] = {}
+def name_side(name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """(``'left'`` / ``'right'`` / None, the other words in lower case): the first
+    of :func:`side_readings`."""
+    readings = side_readings(name)
+    return readings[0] if readings else (None, tuple(w.lower() for w in split_name(name)))
+
+
+def infer_flip_pairs(names: Sequence[str], path: str = '') -> List[Tuple[int, int]]:
+    """Left/right pairs (left index, right index; sorted) inferred from the names
+    (module docstring): two names pair when each is the other's only partner. Sided
+    names without a partner, or with several, stay unpaired with a warning naming
+    them (``path``: the file they come from)."""
+    by_words: Dict[Tuple[str, ...], Dict[str, set]] = {}
     for i, name in enumerate(names):
-        side, rest = name_side(name)
-        if side is not None:
-            sides.setdefault(rest, {'left': [], 'right': []})[side].append(i)
-    pairs = []
-    for group in sides.values():
-        left, right = group['left'], group['right']
-        if len(left) > 1 or len(right) > 1:
-            raise ValueError(
-                'Ambiguous flip pairs: ' + ', '.join(repr(names[i]) for i in left + right)
-                + ' differ only in their side; give the pairs with --flip-pairs a:b,c:d.')
-        if left and right:
-            pairs.append((left[0], right[0]))
-    return sorted(pairs)
+        for side, rest in side_readings(name):
+            by_words.setdefault(rest, {'left': set(), 'right': set()})[side].add(i)
+    partners: Dict[int, set] = {}
+    links = {}  # {left, right} -> (left, right)
+    for group in by_words.values():
+        for i in group['left'] | group['right']:
+            partners.setdefault(i, set())
+        for i in group['left']:
+            for j in group['right'] - {i}:
+                partners[i].add(j)
+                partners[j].add(i)
+                links.setdefault(frozenset((i, j)), (i, j))
+    pairs = sorted(pair for pair in links.values()
+                   if partners[pair[0]] == {pair[1]} and partners[pair[1]] == {pair[0]})
+    paired = {i for pair in pairs for i in pair}
+    alone = [names[i] for i in sorted(partners) if not partners[i]]
+    ambiguous = [f'{names[i]!r} could pair with '
+                 + ' or '.join(repr(names[j]) for j in sorted(partners[i]))
+                 for i in sorted(partners) if partners[i] and i not in paired]
+    prefix = f'{path}: ' if path else ''
+    if alone:
+        print_log(f'{prefix}keypoint names that look sided but have no partner on the other '
+                  f'side: {alone}. Kept unpaired: each maps to itself in flip augmentation '
+                  'and the flip test. If they are left/right keypoints, give all pairs '
+                  'with --flip-pairs a:b,c:d.', 'current', level=logging.WARNING)
+    if ambiguous:
+        print_log(f'{prefix}ambiguous flip pairs, left unpaired (each maps to itself): '
+                  f'{"; ".join(ambiguous)}. Give the pairs with --flip-pairs a:b,c:d.',
+                  'current', level=logging.WARNING)
+    return pairs
 
 
 def parse_flip_pairs(spec: str, names: Sequence[str]) -> List[Tuple[int, int]]:
@@ -110,8 +148,22 @@ def palette(num_keypoints: int, pairs: Sequence[Tuple[int, int]]) -> List[List[i
             for i in range(num_keypoints)]
 
 
+def load_json(path: str):
+    """The json in ``path``; ValueError naming it when unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f'{path}: cannot read it as JSON ({err}).') from err
+
+
 def read_coco_keypoints(path: str, category: Optional[str] = None) -> dict:
-    """Load and check a COCO-keypoints export.
+    """Load and check a COCO-keypoints export (:func:`check_coco_keypoints`)."""
+    return check_coco_keypoints(load_json(path), path, category)
+
+
+def check_coco_keypoints(coco, path: str, category: Optional[str] = None) -> dict:
+    """Check COCO keypoints read from ``path``.
 
     Returns dict(coco=the json, names=keypoint names, skeleton=categories' links,
     categories=names of the categories with this keypoint list). Raises ValueError
@@ -119,11 +171,6 @@ def read_coco_keypoints(path: str, category: Optional[str] = None) -> dict:
     ``category`` picks one), duplicate names, keypoint arrays of the wrong length,
     annotations of other categories, annotations without a box.
     """
-    try:
-        with open(path) as f:
-            coco = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f'{path}: cannot read it as JSON ({err}).') from err
     cats = [c for c in coco.get('categories', []) if c.get('keypoints')] \
         if isinstance(coco, dict) else []
     if not cats or not isinstance(coco.get('annotations'), list) \

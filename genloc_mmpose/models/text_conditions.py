@@ -15,8 +15,13 @@ layout, offline), used once at build time and dropped: it is kept neither in mem
 nor in checkpoints (the conditions are trained parameters and saved as such).
 
 Names become words by :func:`keypoint_phrase`: split at ``_ - .``, spaces, camelCase
-and digits, lower case, ``l``/``r``/``f``/``b`` -> left/right/front/back, the side
-word first (``L_F_Paw`` -> "left front paw", ``wing.r`` -> "right wing").
+and digits, lower case, the side (``keypoint_metainfo.side_readings``: also ``L``/``R``
+inside a name and ``left``/``right`` inside a word) first, then
+:data:`ABBREVIATIONS` (``l``/``r``/``f``/``b`` -> left/right/front/back, the joined
+words of animal-pose tools: ``foreleg`` -> fore leg, ``antbase`` -> antenna base): ``L_F_Paw``
+-> "left front paw", ``forelegL1`` -> "left fore leg 1", ``antbaseR`` -> "right
+antenna base", ``leftear`` -> "left ear". A side with only indices (``L1A``, the insect
+legs of DeepLabCut / Anipose fly projects) reads as a leg: "left leg 1 a".
 """
 import os
 import os.path as osp
@@ -31,7 +36,14 @@ from ..datasets.keypoint_metainfo import name_side, split_name
 
 # the object first: CLIP's text encoder is causal, a token sees only what precedes it
 PROMPT_TEMPLATE = "the {object}'s {keypoint}"
-ABBREVIATIONS = {'l': 'left', 'r': 'right', 'f': 'front', 'b': 'back'}
+ABBREVIATIONS = {
+    'l': 'left', 'r': 'right', 'f': 'front', 'b': 'back',
+    # joined words of the DeepPoseKit / DeepLabCut animal sets (fly, locust, zebra,
+    # mice): split for the text encoder
+    'foreleg': 'fore leg', 'midleg': 'middle leg', 'hindleg': 'hind leg',
+    'forepaw': 'fore paw', 'hindpaw': 'hind paw', 'antbase': 'antenna base',
+    'anttip': 'antenna tip', 'tailbase': 'tail base', 'tailtip': 'tail tip',
+    'tailend': 'tail end'}
 CONDITION_INITS = ('random', 'text')
 # (text encoder, tokenizer) sub-folders; SDXL adds the second pair
 ENCODER_FOLDERS = (('text_encoder', 'tokenizer'), ('text_encoder_2', 'tokenizer_2'))
@@ -49,10 +61,12 @@ TEXT_ENCODER_HELP = (
 
 def keypoint_phrase(name: str) -> str:
     """A keypoint name as words (module docstring): ``'L_B_Paw'`` -> ``'left back
-    paw'``, ``'RightHand'`` -> ``'right hand'``, ``'root_of_tail'`` -> ``'root of
-    tail'``."""
+    paw'``, ``'hindleg_r_2'`` -> ``'right hind leg 2'``, ``'L1A'`` -> ``'left leg 1
+    a'``, ``'root_of_tail'`` -> ``'root of tail'``."""
     side, rest = name_side(name)
     words = [ABBREVIATIONS.get(w, w) for w in rest]
+    if side and rest and not any(len(w) > 1 and w.isalpha() for w in rest):
+        words.insert(0, 'leg')
     return ' '.join(([side] if side else []) + words)
 
 
