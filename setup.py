@@ -12,6 +12,7 @@ setup(
         'torch', 'mmengine>=0.10', 'mmcv>=2.0.0,<2.2.0', 'mmpose>=1.3',
         'diffusers>=0.30', 'peft>=0.12',
     ],
-    extras_require={'export': ['onnx', 'onnxscript', 'onnxruntime']},
+    extras_require={'export': ['onnx', 'onnxscript', 'onnxruntime'],
+                    'app': ['gradio>=6.31,<7', 'pandas']},
     license='Apache-2.0',
 )

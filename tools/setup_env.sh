@@ -14,6 +14,17 @@ TORCH_VERSION=$(sed -n 's/^torch==//p' requirements/runtime.txt)
 STAMP="$VENV/.genloc-env"
 want=$(cat requirements/*.txt tools/setup_env.sh setup.py | sha256sum | cut -d' ' -f1)
 
+# Debian's Chromium: the browser tests (tests/test_app.py) drive it with Playwright
+# (Playwright's own browser download is not used). Checked on every run: it lives
+# outside .venv.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Installing chromium (apt) for the browser tests ..."
+  apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+  [ "$(id -u)" = 0 ] || apt=(sudo "${apt[@]}")
+  "${apt[@]}" update -qq
+  "${apt[@]}" install -y -qq chromium >/dev/null
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi
@@ -25,7 +36,8 @@ pip() {
     { grep -v -e "^WARNING: Location '.*' is ignored" -e "chumpy" || true; }
 }
 
-pip install -r requirements/runtime.txt -r requirements/tests.txt wheel ninja cython
+pip install -r requirements/runtime.txt -r requirements/tests.txt -r requirements/app.txt \
+  wheel ninja cython
 
 mmcv_dir="$WHEELHOUSE/torch-$TORCH_VERSION"
 if ! ls "$mmcv_dir"/mmcv-$MMCV_VERSION-*.whl >/dev/null 2>&1; then

@@ -1,0 +1,134 @@
+"""Training from the Teach tab: the path of ``tools/new_keypoints.py``
+(:func:`genloc_mmpose.custom_keypoints.new_keypoint_config`) and ``tools/train.py``,
+in a background process whose progress and loss are read from MMEngine's
+``vis_data/scalars.json``."""
+import glob
+import json
+import math
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import List, Optional, Tuple
+
+from mmengine.config import Config
+
+from ..custom_keypoints import REPO, new_keypoint_config
+from .labels import LabelSet
+
+# The recipe (genloc_mmpose.custom_keypoints.ARCHS) taught models train with.
+TEACH_ARCH = 'tiny'
+TRAIN_TOOL = osp.join(REPO, 'tools', 'train.py')
+LOG_POINTS = 200  # about this many loss points per run (the logger interval)
+
+
+def dataset_name(object_name: str) -> str:
+    """A NAME for new_keypoint_config from the object's name (``"sea turtle"`` ->
+    ``sea_turtle``)."""
+    name = re.sub(r'[^A-Za-z0-9_-]+', '_', object_name).strip('_-')
+    return name if name[:1].isalnum() else f'object{name}'
+
+
+class TrainJob:
+    """Writes the labels, the metainfo and the config (``TEACH_ARCH``) under
+    ``folder`` and starts ``tools/train.py`` on them.
+
+    Args:
+        labels (LabelSet): At least ``MIN_IMAGES`` labelled images (else ValueError).
+        folder (str): A new folder for this run (labels.json, configs/, work/,
+            train.log).
+        epochs (int, optional): Training length; None: the recipe's default.
+        device (str): ``'cpu'`` hides GPUs from the training process.
+    """
+
+    def __init__(self, labels: LabelSet, folder: str, epochs: Optional[int] = None,
+                 device: str = 'cpu'):
+        labels.check_trainable()
+        os.makedirs(folder)
+        self.folder = folder
+        self.labels_file = osp.join(folder, 'labels.json')
+        with open(self.labels_file, 'w') as f:
+            json.dump(labels.to_coco(), f)
+        self.name = dataset_name(labels.object_name)
+        self.config, self.report = new_keypoint_config(
+            self.name, self.labels_file, self.labels_file,
+            osp.dirname(labels.images[0].path), arch=TEACH_ARCH, epochs=epochs,
+            out_dir=osp.join(folder, 'configs'), object_name=labels.object_name)
+        cfg = Config.fromfile(self.config)
+        loop = cfg.train_cfg
+        self.total = loop.get('max_iters') or loop.max_epochs * math.ceil(
+            len(labels.labelled()) / cfg.train_dataloader.batch_size)
+        self.work_dir = osp.join(folder, 'work')
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        if device == 'cpu':
+            env['CUDA_VISIBLE_DEVICES'] = ''
+        self.log_file = osp.join(folder, 'train.log')
+        with open(self.log_file, 'w') as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, TRAIN_TOOL, self.config, '--work-dir', self.work_dir,
+                 '--cfg-options',
+                 f'default_hooks.logger.interval={max(1, self.total // LOG_POINTS)}'],
+                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.cancelled = False
+
+    @property
+    def state(self) -> str:
+        """``'running'``, ``'done'``, ``'failed'`` or ``'cancelled'``."""
+        code = self.proc.poll()
+        if code is None:
+            return 'running'
+        if self.cancelled:
+            return 'cancelled'
+        return 'done' if code == 0 and self.checkpoint() else 'failed'
+
+    def cancel(self) -> None:
+        """Stop the training process (this job's own child)."""
+        if self.proc.poll() is None:
+            self.cancelled = True
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def losses(self) -> List[Tuple[int, float]]:
+        """(iteration, loss) as logged so far."""
+        points = []
+        for path in glob.glob(osp.join(self.work_dir, '*', 'vis_data', 'scalars.json')):
+            with open(path) as f:
+                for line in f:
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:  # a line being written
+                        continue
+                    if 'loss' in row:
+                        points.append((int(row['step']), float(row['loss'])))
+        return sorted(points)
+
+    def checkpoint(self) -> Optional[str]:
+        """The last saved checkpoint (MMEngine's ``last_checkpoint``), or None."""
+        try:
+            with open(osp.join(self.work_dir, 'last_checkpoint')) as f:
+                path = f.read().strip()
+        except OSError:
+            return None
+        return path if osp.isfile(path) else None
+
+    def error(self, lines: int = 25) -> str:
+        """The end of the training log (the traceback of a failed run)."""
+        with open(self.log_file, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+
+    def model_files(self) -> List[str]:
+        """For download: the labels, a self-contained config (recipe merged, metainfo
+        inline; data paths point into this run's folder) and the checkpoint."""
+        cfg = Config.fromfile(self.config)
+        meta = Config.fromfile(osp.join(osp.dirname(self.config), '_base_', 'datasets',
+                                        f'{self.name}.py')).dataset_info
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            cfg[key].dataset.metainfo = meta
+        config = osp.join(self.folder, osp.basename(self.config))
+        cfg.dump(config)
+        return [self.labels_file, config, self.checkpoint()]

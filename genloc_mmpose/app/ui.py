@@ -1,0 +1,419 @@
+"""The Gradio page: Look, By name and Teach (docs/app.md)."""
+import functools
+import glob
+import json
+import os
+import os.path as osp
+import secrets
+import time
+from typing import List, Optional, Sequence
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from .labels import LabelSet, parse_names, parse_skeleton
+from .predict import Predictor
+from .render import MAP_BOXES, TABLE_HEADERS, keypoint_table, map_gallery, write_outputs
+from .teach import TEACH_ARCH, TrainJob
+
+DEFAULT_MODEL = 'served model'
+IMAGE_TYPES = ['image']
+
+
+class Session:
+    """One browser session's state: its folder (uploads, outputs, training runs),
+    Teach labels, training job, taught model and a pending box corner in Look."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._folder = None
+        self.labels = LabelSet()
+        self.job: Optional[TrainJob] = None
+        self.taught: Optional[Predictor] = None
+        self.corner = None
+
+    def folder(self, *parts: str) -> str:
+        """``root/session-<time>-<random>/parts``, created on first use."""
+        if self._folder is None:
+            self._folder = osp.join(self.root, time.strftime('session-%Y%m%d-%H%M%S-')
+                                    + secrets.token_hex(4))
+        path = osp.join(self._folder, *parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def close(self) -> None:
+        """Stop a running training when the session ends."""
+        if self.job is not None:
+            self.job.cancel()
+
+
+def _user_errors(fn):
+    """Show ValueError / FileNotFoundError messages in the page (gr.Error)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, FileNotFoundError) as err:
+            raise gr.Error(str(err), print_exception=False) from err
+
+    return wrapper
+
+
+def parse_boxes(text: str) -> np.ndarray:
+    """Boxes typed one per line as ``x1, y1, x2, y2`` (image pixels) -> (N, 4)."""
+    boxes = []
+    for line in filter(None, (s.strip() for s in (text or '').splitlines())):
+        try:
+            box = [float(v) for v in line.replace(',', ' ').split()]
+        except ValueError:
+            box = []
+        if len(box) != 4:
+            raise ValueError(f'Box {line!r}: type x1, y1, x2, y2 (image pixels), one box '
+                             'per line.')
+        boxes.append(box)
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
+def _outputs(session: Session, pred, per_layer: bool, kpt_thr: float, stem: str):
+    files = write_outputs(pred, session.folder('outputs'), stem)
+    table = pd.DataFrame(keypoint_table(pred, kpt_thr), columns=TABLE_HEADERS)
+    return pred.drawing, map_gallery(pred, per_layer), table, list(files)
+
+
+def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()) -> gr.Blocks:
+    """The Blocks of the app serving ``predictor``; sessions keep their files under
+    ``work_root``."""
+    examples = list(examples)
+
+    def model_for(session: Session, choice: str) -> Predictor:
+        return session.taught if choice != DEFAULT_MODEL and session.taught else predictor
+
+    # -- Look -----------------------------------------------------------------
+    @_user_errors
+    def look(session, image, choice, source, boxes_text, flip, kpt_thr, per_layer):
+        if not image:
+            raise ValueError('Upload, paste or pick an image first.')
+        boxes = parse_boxes(boxes_text) if source == 'my boxes' else None
+        pred = model_for(session, choice).predict(
+            image, boxes, source=source, flip_test=flip, kpt_thr=kpt_thr)
+        return _outputs(session, pred, per_layer, kpt_thr, 'look')
+
+    def box_corner(session, boxes_text, evt: gr.SelectData):
+        """Two clicks on the image: opposite corners of a new box."""
+        x, y = evt.index
+        if session.corner is None:
+            session.corner = (x, y)
+            return boxes_text, gr.update(), f'Corner ({x}, {y}): click the opposite corner.'
+        (x0, y0), session.corner = session.corner, None
+        line = f'{min(x, x0)}, {min(y, y0)}, {max(x, x0)}, {max(y, y0)}'
+        text = '\n'.join(filter(None, [(boxes_text or '').strip(), line]))
+        return text, 'my boxes', f'Box {line} added.'
+
+    def new_image(session, source):
+        """A new image: its boxes are to be drawn anew."""
+        session.corner = None
+        return '', 'whole image' if source == 'my boxes' else source, ''
+
+    # -- By name --------------------------------------------------------------
+    @_user_errors
+    def by_name(session, image, object_name, names_text, boxes_text, kpt_thr, per_layer):
+        if not image:
+            raise ValueError('Upload, paste or pick an image first.')
+        names = parse_names(names_text or '')
+        if not names:
+            raise ValueError('Type one or more keypoint names ("left ear", "tail tip").')
+        boxes = parse_boxes(boxes_text)
+        pred = predictor.predict_by_name(
+            names, object_name or 'object', image, boxes=boxes,
+            source='my boxes' if len(boxes) else 'whole image', kpt_thr=kpt_thr)
+        return _outputs(session, pred, per_layer, kpt_thr, 'by_name')
+
+    # -- Teach ----------------------------------------------------------------
+    def teach_view(session):
+        labels = session.labels
+        current = labels.names[labels.keypoint] if labels.names else None
+        return (labels.status(), labels.view(),
+                gr.update(choices=labels.names, value=current))
+
+    def labelling(action):
+        """A Teach handler: ``action(session, *args)`` edits the labels; returns
+        (message, status, view, keypoint radio)."""
+
+        @functools.wraps(action)
+        def handler(session, *args):
+            try:
+                message = action(session, *args) or ''
+            except (ValueError, FileNotFoundError) as err:
+                message = f'**{err}**'
+            return (message, ) + teach_view(session)
+
+        return handler
+
+    @labelling
+    def set_keypoints(session, object_name, names_text, skeleton_text):
+        names = parse_names(names_text or '')
+        return session.labels.set_keypoints(object_name or '', names,
+                                            parse_skeleton(skeleton_text or '', names))
+
+    @labelling
+    def load_coco(session, path):
+        if path:
+            return session.labels.load_coco(path)
+
+    @labelling
+    def add_images(session, paths):
+        if paths:
+            return session.labels.add_images(paths, session.folder('images'))
+
+    @labelling
+    def click(session, evt: gr.SelectData):
+        session.labels.click(*evt.index)
+
+    def teach_action(method, *fixed):
+        return labelling(
+            lambda session, *args: getattr(session.labels, method)(*fixed, *args))
+
+    def names_fields(session):
+        labels = session.labels
+        return (labels.object_name, '\n'.join(labels.names),
+                ', '.join(f'{labels.names[a]}-{labels.names[b]}' for a, b in labels.skeleton))
+
+    @_user_errors
+    def export_labels(session):
+        path = osp.join(session.folder('outputs'), 'labels_coco.json')
+        with open(path, 'w') as f:
+            json.dump(session.labels.to_coco(), f, indent=1)
+        return [path]
+
+    @_user_errors
+    def train(session, epochs):
+        if session.job is not None and session.job.state == 'running':
+            raise ValueError('A training run is going on: wait for it or cancel it.')
+        if epochs and epochs < 0:
+            raise ValueError(f'Epochs {epochs}: a positive number, or 0 for the recipe\'s '
+                             'default.')
+        run = time.strftime('train-%H%M%S')
+        session.job = TrainJob(session.labels, osp.join(session.folder(), run),
+                               epochs=int(epochs) if epochs else None,
+                               device=predictor.device)
+        return (_progress_html(0, session.job.total, 'starting'),
+                f'Training ({TEACH_ARCH} recipe): ' + '; '.join(session.job.report),
+                gr.Timer(active=True))
+
+    def cancel(session):
+        if session.job is not None:
+            session.job.cancel()
+        return 'Cancelling ...'
+
+    def poll(session):
+        """Progress of the session's training; when it ends, the taught model."""
+        job = session.job
+        skip = gr.update()
+        if job is None:
+            return skip, skip, skip, skip, skip, skip, gr.Timer(active=False)
+        points = job.losses()
+        curve = pd.DataFrame({'iteration': np.array([p[0] for p in points], np.int64),
+                              'loss': np.array([p[1] for p in points], np.float64)})
+        done = points[-1][0] if points else 0
+        state = job.state
+        if state == 'running':
+            return (_progress_html(done, job.total, 'training'), curve, skip, skip, skip,
+                    skip, skip)
+        if state != 'done':
+            session.job = None
+            message = ('Training cancelled; the previous model is kept.' if state ==
+                       'cancelled' else 'Training failed; the previous model is kept. '
+                       f'End of {job.log_file}:\n\n```\n{job.error()}\n```')
+            return (_progress_html(done, job.total, state), curve, message, skip, skip,
+                    skip, gr.Timer(active=False))
+        try:
+            taught = Predictor(job.config, job.checkpoint(), device=predictor.device)
+            previews = [(taught.predict(i.path, np.array([i.bbox]), 'my boxes').drawing,
+                         osp.basename(i.path)) for i in session.labels.labelled()]
+        except Exception as err:  # a model that does not load keeps the previous one
+            session.job = None
+            return (_progress_html(done, job.total, 'failed'), curve,
+                    f'The trained model does not load ({type(err).__name__}: {err}); the '
+                    'previous model is kept.', skip, skip, skip, gr.Timer(active=False))
+        session.taught, session.job = taught, None
+        name = f'taught: {job.name}'
+        return (_progress_html(job.total, job.total, 'done'), curve,
+                f'Trained: {job.checkpoint()}. Look now uses it ("{name}").', previews,
+                job.model_files(), gr.update(choices=[DEFAULT_MODEL, name], value=name),
+                gr.Timer(active=False))
+
+    # -- the page -------------------------------------------------------------
+    text_note = ('' if predictor.text_folder else
+                 f'\n\n**{predictor.config} has no text encoder**: By name needs a model '
+                 'whose weights hold `text_encoder/` and `tokenizer/` (the demo model, '
+                 'SD-1.5).')
+    with gr.Blocks(title='GenLoc', analytics_enabled=False) as app:
+        session = gr.State(functools.partial(Session, work_root),
+                           delete_callback=Session.close)
+        gr.Markdown(f'# GenLoc\nKeypoints from Stable Diffusion priors. Model: '
+                    f'`{predictor.config}` ({len(predictor.names)} keypoints, '
+                    f'{predictor.device}).')
+        with gr.Tab('Look', id='look'):
+            with gr.Row():
+                with gr.Column():
+                    look_image = gr.Image(
+                        type='filepath', sources=['upload', 'clipboard'], elem_id='look_image',
+                        label='Image: upload, paste or pick an example; click two '
+                        'corners to add a box')
+                    if examples:
+                        gr.Examples(examples, inputs=look_image, label='Examples')
+                    look_model = gr.Radio([DEFAULT_MODEL], value=DEFAULT_MODEL,
+                                          label='Model', elem_id='look_model')
+                    look_source = gr.Radio(list(predictor.sources), value='whole image',
+                                           label='Boxes from', elem_id='look_source')
+                    look_boxes = gr.Textbox(label='My boxes: x1, y1, x2, y2 per line '
+                                            '(image pixels)', lines=2, elem_id='look_boxes')
+                    look_note = gr.Markdown(elem_id='look_note')
+                    with gr.Row():
+                        look_flip = gr.Checkbox(predictor.default_flip, label='Flip test',
+                                                elem_id='look_flip')
+                        look_layers = gr.Checkbox(False, label='Maps of each CKHE layer',
+                                                  elem_id='look_layers')
+                    look_thr = gr.Slider(0, 1, 0.3, step=0.05, elem_id='look_thr',
+                                         label='Score threshold (drawn keypoints)')
+                    look_run = gr.Button('Find keypoints', variant='primary',
+                                         elem_id='look_run')
+                with gr.Column():
+                    look_drawing = gr.Image(label='Keypoints', interactive=False,
+                                            elem_id='look_drawing')
+                    look_maps = gr.Gallery(label='Correlation maps over the crop (of the '
+                                           f'first {MAP_BOXES} boxes)',
+                                           columns=4, height='auto', elem_id='look_maps')
+                    look_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
+                                              elem_id='look_table', max_height=300)
+                    look_files = gr.File(label='Downloads: drawing, COCO results json',
+                                         file_count='multiple', interactive=False,
+                                         elem_id='look_files')
+        with gr.Tab('By name', id='by_name'):
+            gr.Markdown('Type keypoint names: their conditions come from the model\'s '
+                        'text encoder ("the {object}\'s {name}") and go through the U-Net '
+                        'as loaded, without LoRA: no training at all.' + text_note)
+            with gr.Row():
+                with gr.Column():
+                    name_image = gr.Image(type='filepath', sources=['upload', 'clipboard'],
+                                          label='Image', elem_id='name_image')
+                    if examples:
+                        gr.Examples(examples, inputs=name_image, label='Examples')
+                    name_object = gr.Textbox('object', label='Object', elem_id='name_object')
+                    name_names = gr.Textbox(label='Keypoint names (one per line or '
+                                            'comma-separated)', lines=3,
+                                            elem_id='name_names')
+                    name_boxes = gr.Textbox(label='Boxes: x1, y1, x2, y2 per line (empty: '
+                                            'the whole image)', elem_id='name_boxes')
+                    name_layers = gr.Checkbox(False, label='Maps of each CKHE layer')
+                    name_thr = gr.Slider(0, 1, 0.0, step=0.05, label='Score threshold')
+                    name_run = gr.Button('Find by name', variant='primary',
+                                         elem_id='name_run',
+                                         interactive=predictor.text_folder is not None)
+                with gr.Column():
+                    name_drawing = gr.Image(label='Keypoints', interactive=False,
+                                            elem_id='name_drawing')
+                    name_maps = gr.Gallery(label='Correlation maps over the crop',
+                                           columns=4, height='auto', elem_id='name_maps')
+                    name_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
+                                              elem_id='name_table', max_height=300)
+                    name_files = gr.File(label='Downloads', file_count='multiple',
+                                         interactive=False, elem_id='name_files')
+        with gr.Tab('Teach', id='teach'):
+            with gr.Row():
+                with gr.Column(scale=1):
+                    teach_object = gr.Textbox(label='Object', placeholder='fish',
+                                              elem_id='teach_object')
+                    teach_names = gr.Textbox(label='Keypoint names (one per line or '
+                                             'comma-separated)', lines=4,
+                                             elem_id='teach_names')
+                    teach_skeleton = gr.Textbox(label='Skeleton links, optional: '
+                                                'name-name, comma-separated',
+                                                elem_id='teach_skeleton')
+                    teach_set = gr.Button('Set keypoints', elem_id='teach_set')
+                    teach_coco = gr.File(label='... or load a COCO keypoints json',
+                                         file_types=['.json'], elem_id='teach_coco')
+                    teach_images = gr.File(label='Images of the object', file_count='multiple',
+                                           file_types=IMAGE_TYPES, elem_id='teach_images')
+                    teach_message = gr.Markdown(elem_id='teach_message')
+                with gr.Column(scale=2):
+                    teach_status = gr.Markdown(LabelSet().status(), elem_id='teach_status')
+                    teach_keypoint = gr.Radio([], label='Keypoint to click',
+                                              elem_id='teach_keypoint')
+                    with gr.Row():
+                        teach_prev = gr.Button('Previous image', elem_id='teach_prev')
+                        teach_next = gr.Button('Next image', elem_id='teach_next')
+                        teach_hidden = gr.Button('Not visible', elem_id='teach_hidden')
+                        teach_clear = gr.Button('Clear keypoint', elem_id='teach_clear')
+                        teach_box = gr.Button('Draw box', elem_id='teach_box')
+                        teach_whole = gr.Button('Whole image', elem_id='teach_whole')
+                    teach_canvas = gr.Image(label='Click the keypoint on the image',
+                                            interactive=False, elem_id='teach_canvas',
+                                            height=720)
+            with gr.Row():
+                teach_epochs = gr.Number(0, precision=0, elem_id='teach_epochs',
+                                         label='Epochs (0: the recipe\'s default)')
+                teach_train = gr.Button('Train', variant='primary', elem_id='teach_train')
+                teach_cancel = gr.Button('Cancel', variant='stop', elem_id='teach_cancel')
+                teach_export = gr.Button('Export labels (COCO json)',
+                                         elem_id='teach_export')
+            teach_progress = gr.HTML(_progress_html(0, 0, 'not started'),
+                                     elem_id='teach_progress')
+            teach_train_message = gr.Markdown(elem_id='teach_train_message')
+            with gr.Row():
+                teach_loss = gr.LinePlot(x='iteration', y='loss', label='Loss',
+                                         elem_id='teach_loss', height=250)
+                teach_preds = gr.Gallery(label='The taught model on its images', columns=3,
+                                         elem_id='teach_preds')
+            teach_files = gr.File(label='Downloads: labels json, config, checkpoint',
+                                  file_count='multiple', interactive=False,
+                                  elem_id='teach_files')
+            timer = gr.Timer(1.0, active=False)
+
+        look_outputs = [look_drawing, look_maps, look_table, look_files]
+        look_image.change(new_image, [session, look_source],
+                          [look_boxes, look_source, look_note])
+        look_image.select(box_corner, [session, look_boxes],
+                          [look_boxes, look_source, look_note])
+        look_run.click(look, [session, look_image, look_model, look_source, look_boxes,
+                              look_flip, look_thr, look_layers], look_outputs)
+        name_run.click(by_name, [session, name_image, name_object, name_names, name_boxes,
+                                 name_thr, name_layers],
+                       [name_drawing, name_maps, name_table, name_files])
+
+        view = [teach_message, teach_status, teach_canvas, teach_keypoint]
+        teach_set.click(set_keypoints, [session, teach_object, teach_names, teach_skeleton],
+                        view)
+        teach_coco.upload(load_coco, [session, teach_coco], view).then(
+            names_fields, session, [teach_object, teach_names, teach_skeleton])
+        teach_images.upload(add_images, [session, teach_images], view)
+        teach_canvas.select(click, session, view)
+        teach_keypoint.input(teach_action('select_keypoint'), [session, teach_keypoint], view)
+        for button, action in (
+                (teach_prev, teach_action('go', -1)), (teach_next, teach_action('go', 1)),
+                (teach_hidden, teach_action('not_visible')),
+                (teach_clear, teach_action('clear_keypoint')),
+                (teach_box, teach_action('start_box')),
+                (teach_whole, teach_action('whole_image'))):
+            button.click(action, session, view)
+        teach_export.click(export_labels, session, teach_files)
+        teach_train.click(train, [session, teach_epochs],
+                          [teach_progress, teach_train_message, timer])
+        teach_cancel.click(cancel, session, teach_train_message)
+        timer.tick(poll, session, [teach_progress, teach_loss, teach_train_message,
+                                   teach_preds, teach_files, look_model, timer])
+    return app
+
+
+def _progress_html(done: int, total: int, state: str) -> str:
+    """A progress bar with 'state: done/total iterations'."""
+    return (f'<div id="teach_progress_state" data-state="{state}">'
+            f'<progress value="{done}" max="{max(total, 1)}" style="width:100%"></progress>'
+            f'<br>{state}: {done}/{total} iterations</div>')
+
+
+def example_images(folder: str) -> List[str]:
+    """Sample images to pick from (``demo/data/*/*.jpg``)."""
+    return sorted(glob.glob(osp.join(folder, '*', '*.jpg')))
