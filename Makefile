@@ -1,13 +1,32 @@
 # The two commands of the README: `make demo` and `make test` (each builds .venv first).
+# `make test-old`: the plugin's tests on the oldest supported stack (.venv-old, README
+# "Install into your MMPose environment").
 PY := .venv/bin/python
+OLD_PY := .venv-old/bin/python
+# Unit tests of the method (models, codec, head, loss, backbone, weights, text
+# conditions), one tiny train + test through the tools, the install checks. The other
+# tests need the main environment's extras (gradio + chromium, onnx, sleap-io,
+# openmim) and run there only.
+OLD_TESTS := tests/test_backbone.py tests/test_ckhe.py tests/test_codec_head.py \
+	tests/test_loss.py tests/test_sd_weights.py tests/test_text_conditions.py \
+	tests/test_e2e.py::test_overfit_coco_sample \
+	tests/test_install.py::test_declared_requirements_hold_in_this_environment \
+	tests/test_install.py::test_user_config_inherits_shipped_config \
+	tests/test_install.py::test_detector_ops_of_cuda_tensors_run_through_torchvision
 
-.PHONY: env demo test
+.PHONY: env env-old demo test test-old
 
 env:
 	@bash tools/setup_env.sh
+
+env-old:
+	@bash tools/setup_env_old.sh
 
 demo: env
 	$(PY) tools/demo.py
 
 test: env
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
+
+test-old: env-old
+	$(OLD_PY) -m pytest -q $(OLD_TESTS)

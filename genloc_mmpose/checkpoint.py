@@ -5,20 +5,23 @@ with ``weights_only=True`` and refuses the checkpoints mmengine writes: their me
 holds numpy arrays and scalars (dataset meta, message hub) and mmengine's
 ``HistoryBuffer``, whose class-level statistics table pickles as
 ``getattr(HistoryBuffer, 'min')``. Instead of turning the safe loader off, allow
-exactly those globals; ``getattr`` is allowed only for that table.
+exactly those globals; ``getattr`` is allowed only for that table. (torch < 2.6
+loads full pickles by default, so mmengine's checkpoints load there as they are.)
 """
 import pickle
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.utils import digit_version
 
 
 def _numpy_globals() -> list:
     """Array/scalar reconstructors and dtype classes, under the module names that
     numpy 2.x and 1.x pickles use."""
-    reconstruct = np._core.multiarray._reconstruct
-    scalar = np._core.multiarray.scalar
+    core = np._core if hasattr(np, '_core') else np.core  # numpy 2.x / 1.x
+    reconstruct = core.multiarray._reconstruct
+    scalar = core.multiarray.scalar
     dtype_classes = {type(np.dtype(code)) for code in np.typecodes['All']}
     return [
         reconstruct, (reconstruct, 'numpy.core.multiarray._reconstruct'),
@@ -36,6 +39,10 @@ def _history_buffer_getattr(obj, name: str):
 
 
 def allow_mmengine_checkpoint_globals() -> None:
+    if digit_version(torch.__version__) < digit_version('2.6.0'):
+        # weights_only is off by default there; add_safe_globals (torch 2.4, 2.5)
+        # takes no (obj, name) pairs
+        return
     torch.serialization.add_safe_globals([
         *_numpy_globals(), HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')
     ])

@@ -15,8 +15,20 @@
    POSIX), ``last_checkpoint`` likewise, and outdated checkpoints are removed only
    after the new one and ``last_checkpoint`` are in place: ``--resume`` always
    finds a complete checkpoint.
+3. mmengine <= 0.10.7 resolves ``pkg::`` base configs only for the packages in its
+   own table (``MODULE2PACKAGE``), and finds a package's files where its
+   distribution is installed, which for an editable (PEP 660) install is not where
+   the package lives. With the fix, ``_base_ = ['genloc_mmpose::genloc/...']`` names
+   ``genloc_mmpose/.mim/configs/genloc/...`` of the imported package.
+4. mmcv's ops built without CUDA (as ``make env`` builds them) fail on CUDA tensors,
+   and mmdet's detectors call mmcv's NMS (and RoIAlign in two-stage detectors) on
+   the GPU. With the fix, those two run on CUDA tensors through torchvision's CUDA
+   kernels (the same definitions: IoU > threshold suppressed, offset 0; average
+   RoIAlign with mmcv's sampling and alignment), for inference; everything else,
+   and every CPU call, is mmcv's own.
 """
 import functools
+import importlib
 import os
 import os.path as osp
 
@@ -150,3 +162,72 @@ def fix_atomic_checkpoints():
     LocalBackend.put = _put
     LocalBackend.put_text = _put_text
     CheckpointHook._save_checkpoint_with_step = _save_checkpoint_with_step
+
+
+def register_config_package():
+    """``genloc_mmpose::`` base configs in mmengine (the module docstring, item 3)."""
+    from mmengine.config import config, utils
+    utils.MODULE2PACKAGE.setdefault('genloc_mmpose', 'genloc_mmpose')
+    original = config.get_installed_path
+    if getattr(original, '__genloc_fix__', False):
+        return
+
+    @functools.wraps(original)
+    def get_installed_path(package: str) -> str:
+        if package == 'genloc_mmpose':
+            return osp.dirname(osp.abspath(__file__))
+        return original(package)
+
+    get_installed_path.__genloc_fix__ = True
+    config.get_installed_path = get_installed_path
+
+
+def _on_cuda(tensor) -> bool:
+    return tensor.is_cuda
+
+
+class _CudaOpsFromTorchvision:
+    """mmcv's compiled ops module (``mmcv._ext``, built without CUDA) with ``nms`` and
+    ``roi_align_forward`` of CUDA tensors run by torchvision; the rest is mmcv's."""
+
+    def __init__(self, ext):
+        self._ext = ext
+
+    def __getattr__(self, name):
+        return getattr(self._ext, name)
+
+    @staticmethod
+    def _torchvision_ops():
+        try:
+            from torchvision import ops
+        except ImportError as err:
+            raise ImportError(
+                'mmcv was built without CUDA ops, so GenLoc runs mmdet\'s NMS / RoIAlign '
+                'on the GPU through torchvision, which is not installed: pip install '
+                'the torchvision of your torch, or install an mmcv built with CUDA '
+                '(OpenMMLab\'s prebuilt wheels, torch <= 2.1).') from err
+        return ops
+
+    def nms(self, bboxes, scores, iou_threshold: float, offset: int):
+        if _on_cuda(bboxes) and offset == 0:
+            return self._torchvision_ops().nms(bboxes, scores, iou_threshold)
+        return self._ext.nms(bboxes, scores, iou_threshold=iou_threshold, offset=offset)
+
+    def roi_align_forward(self, input, rois, output, argmax_y, argmax_x, **kwargs):
+        if _on_cuda(input) and kwargs['pool_mode'] == 1:  # 1: 'avg'
+            output.copy_(self._torchvision_ops().roi_align(
+                input, rois, (kwargs['aligned_height'], kwargs['aligned_width']),
+                kwargs['spatial_scale'], kwargs['sampling_ratio'], kwargs['aligned']))
+            return
+        self._ext.roi_align_forward(input, rois, output, argmax_y, argmax_x, **kwargs)
+
+
+def fix_cpu_only_mmcv_ops():
+    """NMS and RoIAlign of CUDA tensors with mmcv ops built without CUDA (the module
+    docstring, item 4); nothing changes for an mmcv built with CUDA."""
+    from mmcv.ops import get_compiling_cuda_version
+    if get_compiling_cuda_version() != 'not available':
+        return
+    for module in map(importlib.import_module, ('mmcv.ops.nms', 'mmcv.ops.roi_align')):
+        if not isinstance(module.ext_module, _CudaOpsFromTorchvision):
+            module.ext_module = _CudaOpsFromTorchvision(module.ext_module)

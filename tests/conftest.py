@@ -51,3 +51,17 @@ def sd_folder(tmp_path_factory, tiny_cfg):
     unet.save_pretrained(folder / 'unet')
     vae.save_pretrained(folder / 'vae')
     return str(folder), unet, vae
+
+
+@pytest.fixture(scope='session')
+def coco_ckpt(tmp_path_factory):
+    """The tiny COCO config trained on the COCO sample by tools/train.py (300
+    iterations; the overfit of tests/test_e2e.py, shared by the tests that need a
+    trained model): (work_dir, checkpoint)."""
+    from test_e2e import COCO, COCO_CFG, data_options, run_tool
+    work_dir = str(tmp_path_factory.mktemp('coco'))
+    run_tool('tools/train.py', COCO_CFG, '--work-dir', work_dir, '--cfg-options',
+             *data_options(COCO))
+    ckpt = osp.join(work_dir, 'iter_300.pth')
+    assert osp.isfile(ckpt)
+    return work_dir, ckpt

@@ -90,16 +90,6 @@ def test_ground_truth_maps_through_decode_and_metric(config, root, ann):
     assert metric.evaluate(len(results))['coco/AP'] == pytest.approx(1.0)
 
 
-@pytest.fixture(scope='module')
-def coco_ckpt(tmp_path_factory):
-    work_dir = str(tmp_path_factory.mktemp('coco'))
-    run_tool('tools/train.py', COCO_CFG, '--work-dir', work_dir, '--cfg-options',
-             *data_options(COCO))
-    ckpt = osp.join(work_dir, 'iter_300.pth')
-    assert osp.isfile(ckpt)
-    return work_dir, ckpt
-
-
 def test_overfit_coco_sample(coco_ckpt):
     work_dir, ckpt = coco_ckpt
     run_tool('tools/test.py', COCO_CFG, ckpt, '--work-dir', work_dir, '--cfg-options',

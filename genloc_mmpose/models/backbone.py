@@ -19,11 +19,18 @@ SD15_VAE = osp.join(ARCH_DIR, 'sd15_vae.json')
 SD15_SCHEDULER = osp.join(ARCH_DIR, 'sd15_scheduler.json')
 COMPUTE_DTYPES = {None: None, 'float32': None, 'bfloat16': torch.bfloat16,
                   'float16': torch.float16}
+if hasattr(torch.compiler, 'is_compiling'):
+    is_compiling = torch.compiler.is_compiling
+else:  # torch < 2.3
+    from torch._dynamo import is_compiling
 
 
 def _arch_config(cfg: Union[dict, str]) -> dict:
-    """A diffusers config given as a dict or as the path of a config json."""
+    """A diffusers config given as a dict, as the path of a config json, or as the
+    name of one shipped in ``genloc_mmpose/configs`` (e.g. ``'sd21_unet.json'``)."""
     if isinstance(cfg, str):
+        if osp.basename(cfg) == cfg and osp.isfile(osp.join(ARCH_DIR, cfg)):
+            cfg = osp.join(ARCH_DIR, cfg)
         with open(cfg) as f:
             return json.load(f)
     return dict(cfg)
@@ -48,8 +55,9 @@ class GenLocBackbone(BaseModule):
             when they match it). ``None`` builds random weights from
             ``unet_cfg``/``vae_cfg``. With ``pretrained`` set, ``state_dict`` holds
             only what is trained (conditions, LoRA): slim checkpoints.
-        unet_cfg (dict | str): U-Net config (dict or json path) used when
-            ``pretrained`` is None. Defaults to the SD-1.5 architecture.
+        unet_cfg (dict | str): U-Net config (dict, json path, or the name of a json
+            in ``genloc_mmpose/configs``) used when ``pretrained`` is None. Defaults
+            to the SD-1.5 architecture.
         vae_cfg (dict | str): VAE config, likewise.
         lora (dict, optional): ``peft.LoraConfig`` kwargs for the U-Net. ``None``
             trains the conditions only.
@@ -253,7 +261,7 @@ class GenLocBackbone(BaseModule):
                 f'this U-Net/VAE; got {width}x{height} (W x H). Set the codec '
                 f'input_size (and TopdownAffine input_size) accordingly, e.g. 256x256.')
         # (eager only: a data-dependent check cannot be traced or exported)
-        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        tracing = torch.jit.is_tracing() or is_compiling()
         bad = None if tracing else ~torch.isfinite(x).flatten(1).all(1)
         if bad is not None and bad.any():
             raise ValueError(

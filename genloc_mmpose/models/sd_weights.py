@@ -26,12 +26,15 @@ from typing import Optional, Tuple
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
-from diffusers.loaders.single_file_utils import (LDM_UNET_KEY, LDM_VAE_KEYS,
-                                                 SingleFileComponentError)
+from diffusers.loaders import single_file_utils
+from diffusers.loaders.single_file_utils import LDM_UNET_KEY, SingleFileComponentError
 from diffusers.utils import (SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME,
                              WEIGHTS_INDEX_NAME, WEIGHTS_NAME, _add_variant)
 from mmengine.logging import print_log
 
+# VAE key prefixes of original-format files (diffusers < 0.31 reads only SD's own)
+LDM_VAE_KEYS = (getattr(single_file_utils, 'LDM_VAE_KEYS', None)
+                or [single_file_utils.LDM_VAE_KEY])
 ARCH_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 # Shipped architectures for single files: name -> (U-Net json, VAE json). SD-2.x
 # uses the SD-1.x VAE architecture; SDXL's differs in its scaling factor only.
@@ -176,12 +179,14 @@ def _read_checkpoint(path: str) -> dict:
         except (RuntimeError, EOFError, OSError) as err:  # truncated / not a torch file
             raise ValueError(_unreadable(path, err)) from err
         except pickle.UnpicklingError as err:
-            found = re.search(r'GLOBAL (\S+)', str(err))
+            # torch >= 2.4: "Unsupported global: GLOBAL mod.Name"; before: "Unsupported
+            # class mod.Name"
+            found = re.search(r'(?:GLOBAL|Unsupported class) (\S+)', str(err))
             if found is None:  # not a pickle at all (e.g. "invalid load key")
                 raise ValueError(_unreadable(path, err)) from err
             raise ValueError(
                 f'{path} cannot be read with torch.load(weights_only=True): it holds '
-                f'a pickled {found.group(1)}. '
+                f'a pickled {found.group(1).rstrip(".")}. '
                 'Arbitrary pickles are not loaded; convert the file once to .safetensors '
                 'where you trust it, or use a .safetensors download. ' + WEIGHTS_HELP
             ) from err
@@ -236,8 +241,11 @@ def _load_single_file(path: str, unet_cfg: dict,
             try:
                 # no torch_dtype: weights take the fp32 of the empty model (and
                 # diffusers' model.to(dtype) warning is avoided)
-                models.append(model.from_single_file(state, config=config,
-                                                     local_files_only=True))
+                loaded = model.from_single_file(state, config=config, local_files_only=True)
+                missing = [name for name, p in loaded.named_parameters() if p.is_meta]
+                if missing:  # diffusers < 0.31 leaves missing weights on the meta device
+                    raise ValueError(f'{len(missing)} weights are missing, e.g. {missing[0]}')
+                models.append(loaded)
             except (ValueError, KeyError, RuntimeError, SingleFileComponentError) as err:
                 # a missing weight surfaces as "Cannot copy out of meta tensor"
                 raise ValueError(

@@ -11,5 +11,6 @@ model = dict(
     backbone=dict(
         pretrained=sd_weights,
         # the SD-2.1 U-Net (linear projections, per-block heads, 1024-d text) for
-        # pretrained=None and tools/benchmark.py --random-weights; the VAE is SD-1.x's
-        unet_cfg='{{ fileDirname }}/../../../genloc_mmpose/configs/sd21_unet.json'))
+        # pretrained=None and tools/benchmark.py --random-weights (a json shipped in
+        # genloc_mmpose/configs); the VAE is SD-1.x's
+        unet_cfg='sd21_unet.json'))

@@ -1,0 +1,259 @@
+"""GenLoc installed into an existing MMPose environment (README "Install into your
+MMPose environment").
+
+A wheel is built from the checkout through its sdist (as pip builds one from PyPI)
+and installed with ``--no-deps`` into a throw-away folder; the tools run from a
+folder outside the repository with only that folder on ``PYTHONPATH``: MMPose's own
+``tools/train.py`` / ``test.py`` / ``demo/inferencer_demo.py`` (from the installed
+mmpose's ``.mim``) on a shipped config, ``mim train/test genloc_mmpose`` on a user
+config that inherits ``genloc_mmpose::...``.
+"""
+import email
+import glob
+import importlib
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import zipfile
+
+import mmpose
+import numpy as np
+import pytest
+from mmengine.config import Config
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from conftest import REPO
+from test_e2e import COCO, ENV, data_options, test_metrics
+
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+TINY = 'genloc/tiny/genloc_tiny_1xb12-300it_coco-128x96.py'
+MMPOSE_MIM = osp.join(osp.dirname(mmpose.__file__), '.mim')
+# a user's config: GenLoc's tiny recipe on the COCO sample, from the installed package
+USER_CONFIG = f"""_base_ = ['genloc_mmpose::{TINY}']
+data_root = '{COCO}'
+train_dataloader = dict(dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'test_coco.json')
+test_evaluator = val_evaluator
+"""
+
+
+def _run(*args, cwd, site=None, timeout=900):
+    env = dict(ENV, PYTHONPATH=str(site)) if site else ENV
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def _checkout_files(name):
+    """The files under REPO/name (a folder or a file), relative to REPO."""
+    if osp.isfile(osp.join(REPO, name)):
+        return {name}
+    return {osp.relpath(osp.join(root, f), REPO)
+            for root, dirs, files in os.walk(osp.join(REPO, name))
+            if '__pycache__' not in root for f in files if not f.endswith('.pyc')}
+
+
+@pytest.fixture(scope='session')
+def wheel(tmp_path_factory):
+    """The wheel pip builds from the checkout's sdist."""
+    out = tmp_path_factory.mktemp('dist')
+    _run('-c', f'from setuptools import build_meta; build_meta.build_sdist({str(out)!r})',
+         cwd=REPO)
+    sdist, = glob.glob(str(out / '*.tar.gz'))
+    _run('-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(out),
+         sdist, cwd=out)
+    path, = glob.glob(str(out / '*.whl'))
+    return path
+
+
+@pytest.fixture(scope='session')
+def site(wheel, tmp_path_factory):
+    """A throw-away install of the wheel (no dependencies), and a folder outside the
+    repository to run from: (site, cwd)."""
+    target = tmp_path_factory.mktemp('site')
+    _run('-m', 'pip', 'install', '-q', '--no-deps', '--no-index', '--target', str(target),
+         wheel, cwd=target)
+    return target, tmp_path_factory.mktemp('elsewhere')
+
+
+def test_wheel_ships_configs_and_tools_in_mim_layout(wheel):
+    with zipfile.ZipFile(wheel) as whl:
+        names = set(whl.namelist())
+    expected = set().union(*map(_checkout_files, MIM_FILES))
+    assert {osp.join('genloc_mmpose', '.mim', f) for f in expected} <= names
+    assert {n for n in names if '/.mim/' in n} == {
+        osp.join('genloc_mmpose', '.mim', f) for f in expected}
+    assert len([n for n in names if n.startswith('genloc_mmpose/.mim/configs/genloc/')
+                and n.endswith('.py')]) >= 30
+    assert 'genloc_mmpose/configs/sd21_unet.json' in names
+
+
+def test_declared_requirements_hold_in_this_environment(wheel):
+    """pip moves nothing in this environment (main or old stack): every dependency
+    the wheel declares is met by what is installed; the lower bounds are the old
+    stack's versions (requirements/old-stack.txt)."""
+    from importlib.metadata import version
+    with zipfile.ZipFile(wheel) as whl:
+        meta = email.message_from_bytes(whl.read(
+            'genloc_mmpose-0.1.0.dist-info/METADATA'))
+    requirements = [Requirement(r) for r in meta.get_all('Requires-Dist')
+                    if 'extra ==' not in r]
+    for req in requirements:
+        assert req.specifier.contains(version(req.name), prereleases=True), (
+            req, version(req.name))
+    with open(osp.join(REPO, 'requirements', 'old-stack.txt')) as f:
+        old = dict(line.strip().split('==') for line in f if '==' in line)
+    lower = {req.name: Version(spec.version) for req in requirements
+             for spec in req.specifier if spec.operator == '>='}
+    for name in ('torch', 'mmengine', 'mmdet', 'diffusers', 'peft', 'transformers'):
+        # torch>=2.1 admits the old stack's 2.1.2; the others are its exact versions
+        release = lower[name].release
+        assert Version(old[name]).release[:len(release)] == release, (name, old[name])
+    # built / installed by tools/setup_env_old.sh
+    assert lower['mmcv'] == Version('2.1.0') and lower['mmpose'] == Version('1.3.2')
+
+
+def test_user_config_inherits_shipped_config(site):
+    """``_base_ = ['genloc_mmpose::genloc/ap10k/...']`` after ``import genloc_mmpose``:
+    the paper's AP-10K recipe builds (its objects in the genloc_mmpose scope, found
+    through MMPose's registries)."""
+    target, cwd = site
+    (cwd / 'user_ap10k.py').write_text(
+        "_base_ = ['genloc_mmpose::genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256"
+        ".py']\nmodel = dict(backbone=dict(pretrained=None, compile=False))\n")
+    script = """import json, torch, genloc_mmpose
+from mmengine.config import Config
+from mmpose.registry import MODELS
+cfg = Config.fromfile('user_ap10k.py')
+with torch.device('meta'):
+    model = MODELS.build(cfg.model)
+print(json.dumps(dict(
+    package=genloc_mmpose.__file__, scope=cfg.model._scope_, model=type(model).__name__,
+    conditions=list(model.backbone.conditions.shape), runtime_scope=cfg.default_scope,
+    max_epochs=cfg.train_cfg.max_epochs, lora=model.backbone.unet.peft_config['default'].r,
+    codec=cfg.codec.input_size)))
+"""
+    out = json.loads(_run('-c', script, cwd=cwd, site=target).stdout.splitlines()[-1])
+    assert out['package'] == str(target / 'genloc_mmpose' / '__init__.py')
+    assert out == dict(out, scope='genloc_mmpose', model='BatchFlipTopdownPoseEstimator',
+                       conditions=[17, 768], runtime_scope='mmpose', max_epochs=100,
+                       lora=16, codec=[256, 256])
+
+
+@pytest.fixture(scope='session')
+def mmpose_trained(site):
+    """MMPose's own tools/train.py on the shipped tiny config (custom_imports), a
+    few iterations: (config, work_dir, checkpoint)."""
+    target, cwd = site
+    config = target / 'genloc_mmpose' / '.mim' / 'configs' / TINY
+    work_dir = cwd / 'mmpose_tools'
+    _run(osp.join(MMPOSE_MIM, 'tools', 'train.py'), str(config), '--work-dir', str(work_dir),
+         '--cfg-options', *data_options(COCO), 'train_cfg.max_iters=4',
+         'default_hooks.checkpoint.interval=4', cwd=cwd, site=target)
+    return config, work_dir, work_dir / 'iter_4.pth'
+
+
+def test_mmpose_tools_train_and_test_shipped_config(site, mmpose_trained, coco_ckpt):
+    """MMPose's train.py writes a checkpoint of the shipped config that its test.py
+    evaluates; its test.py scores the overfit checkpoint of tests/test_e2e.py (the
+    same config, 300 iterations) at the AP of that test."""
+    target, cwd = site
+    config, work_dir, ckpt = mmpose_trained
+    _run(osp.join(MMPOSE_MIM, 'tools', 'test.py'), str(config), str(ckpt), '--work-dir',
+         str(work_dir), '--cfg-options', *data_options(COCO), cwd=cwd, site=target)
+    assert 0 <= test_metrics(str(work_dir))['coco/AP'] <= 1
+    overfit = cwd / 'mmpose_tools_overfit'
+    _run(osp.join(MMPOSE_MIM, 'tools', 'test.py'), str(config), coco_ckpt[1], '--work-dir',
+         str(overfit), '--cfg-options', *data_options(COCO), cwd=cwd, site=target)
+    assert test_metrics(str(overfit))['coco/AP'] >= 0.9
+
+
+def test_mmpose_inferencer_demo(site, coco_ckpt):
+    target, cwd = site
+    config = target / 'genloc_mmpose' / '.mim' / 'configs' / TINY
+    out = cwd / 'demo_out'
+    image = osp.join(COCO, '000000000785.jpg')
+    _run(osp.join(MMPOSE_MIM, 'demo', 'inferencer_demo.py'), image, '--pose2d', str(config),
+         '--pose2d-weights', coco_ckpt[1], '--det-model', 'whole_image', '--device', 'cpu',
+         '--pred-out-dir', str(out), cwd=cwd, site=target)
+    with open(out / '000000000785.json') as f:
+        person, = json.load(f)
+    keypoints = np.array(person['keypoints'])
+    assert keypoints.shape == (17, 2) and np.isfinite(keypoints).all()
+    # the same as MMPoseInferencer here, from the checkout (the whole-image box is
+    # padded to the crop's aspect ratio: keypoints may fall outside the image)
+    from mmpose.apis import MMPoseInferencer
+    inferencer = MMPoseInferencer(pose2d=str(config), pose2d_weights=coco_ckpt[1],
+                                  det_model='whole_image', device='cpu')
+    expected = next(inferencer(image))['predictions'][0][0]['keypoints']
+    np.testing.assert_allclose(keypoints, expected, atol=1e-3)
+
+
+def test_mim_train_and_test_user_config(site, coco_ckpt):
+    """``mim train/test genloc_mmpose`` (the package's .mim/tools) on a config that
+    inherits ``genloc_mmpose::``: the overfit checkpoint scores its AP, and a short
+    training runs."""
+    pytest.importorskip('mim')
+    target, cwd = site
+    ckpt = coco_ckpt[1]
+    (cwd / 'user_tiny.py').write_text(USER_CONFIG)
+    work_dir = cwd / 'mim'
+    _run('-m', 'mim', 'test', 'genloc_mmpose', 'user_tiny.py', '--checkpoint', str(ckpt),
+         '--work-dir', str(work_dir / 'test'), cwd=cwd, site=target)
+    assert test_metrics(str(work_dir / 'test'))['coco/AP'] >= 0.9
+    _run('-m', 'mim', 'train', 'genloc_mmpose', 'user_tiny.py', '--work-dir',
+         str(work_dir / 'train'), '--cfg-options', 'train_cfg.max_iters=4', cwd=cwd,
+         site=target)
+    assert osp.isfile(work_dir / 'train' / 'iter_4.pth')
+
+
+def test_editable_install_links_the_checkout():
+    """``pip install -e .`` (make env): genloc_mmpose/.mim links to the checkout's
+    configs and tools, so ``genloc_mmpose::`` names the files being edited."""
+    import genloc_mmpose
+    package = osp.dirname(osp.abspath(genloc_mmpose.__file__))
+    if package != osp.join(REPO, 'genloc_mmpose'):
+        pytest.skip('genloc_mmpose is not imported from this checkout')
+    for name in MIM_FILES:
+        link = osp.join(package, '.mim', name)
+        assert osp.islink(link) and osp.samefile(link, osp.join(REPO, name)), link
+    path, scope = Config._get_cfg_path(f'genloc_mmpose::{TINY}', '')
+    assert osp.samefile(path, osp.join(REPO, 'configs', TINY)) and scope == 'genloc_mmpose'
+
+
+def test_detector_ops_of_cuda_tensors_run_through_torchvision(monkeypatch):
+    """mmcv's ops are built without CUDA here (and by ``make env`` everywhere), so
+    ``import genloc_mmpose`` routes mmdet's NMS and RoIAlign of CUDA tensors to
+    torchvision (genloc_mmpose/compat.py). No GPU here: the CUDA branch is taken for
+    CPU tensors and must give mmcv's own CPU results."""
+    import torch
+    from mmcv.ops import get_compiling_cuda_version, nms, roi_align
+
+    import genloc_mmpose.compat as compat
+    assert get_compiling_cuda_version() == 'not available'
+    nms_ext = importlib.import_module('mmcv.ops.nms').ext_module
+    assert isinstance(nms_ext, compat._CudaOpsFromTorchvision)
+    torch.manual_seed(0)
+    xy = torch.rand(200, 2) * 100
+    boxes = torch.cat([xy, xy + 5 + torch.rand(200, 2) * 40], 1)
+    scores = torch.rand(200)
+    features = torch.randn(2, 8, 32, 40)
+    rois = torch.cat([torch.randint(0, 2, (30, 1)).float(), boxes[:30] / 3], 1)
+    expected = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg',
+                                                      True),
+                roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
+    calls = []
+    monkeypatch.setattr(compat, '_on_cuda', lambda t: calls.append(t.shape) or True)
+    got = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg', True),
+           roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
+    assert len(calls) == 3  # the torchvision branch ran
+    assert torch.equal(got[0], expected[0]) and len(got[0]) > 20
+    for a, b in zip(got[1:], expected[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
