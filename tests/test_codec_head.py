@@ -70,6 +70,27 @@ def test_head_forward_fuses_to_distribution():
     torch.testing.assert_close(fused, ref)
 
 
+@pytest.mark.parametrize('sizes,heatmap', [
+    ([(8, 6)] * 3 + [(16, 12)] * 3 + [(32, 24)] * 3, (64, 48)),  # SD-1.5 at 256x192
+    ([(32, 24)] * 2 + [(64, 48)] * 2, (64, 48)),  # the tiny config: one size is the output
+    ([(5, 7), (10, 14), (5, 7)], (13, 11)),  # non-integer ratios
+])
+def test_head_fusion_equals_per_layer_resize(sizes, heatmap):
+    """The grouped fusion (one resize per map size) equals resizing every layer,
+    renormalising and averaging, for K = 133."""
+    torch.manual_seed(0)
+    maps = tuple(torch.rand(2, 133, h, w).flatten(2).softmax(-1).view(2, 133, h, w)
+                 for h, w in sizes)
+    head = CorrelationMapHead(decoder=dict(CODEC, heatmap_size=heatmap[::-1],
+                                           input_size=(heatmap[1] * 4, heatmap[0] * 4)))
+    resized = [torch.nn.functional.interpolate(m.double(), size=heatmap, mode='bilinear')
+               for m in maps]
+    ref = sum(m / m.sum((-2, -1), keepdim=True) for m in resized) / len(maps)
+    fused = head(maps)
+    assert fused.shape == (2, 133, *heatmap)
+    torch.testing.assert_close(fused.double(), ref, rtol=0, atol=1e-6 * ref.max().item())
+
+
 def test_head_loss_contract():
     losses = _head().loss(_layer_maps(), _samples())
     assert set(losses) == {'loss_kpt', 'acc_pose'}

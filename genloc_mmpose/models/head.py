@@ -1,4 +1,5 @@
 """CorrelationMapHead: fuses the CKHE maps of all layers into one map per keypoint."""
+import functools
 from typing import Optional, Tuple
 
 import numpy as np
@@ -12,6 +13,30 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptSampleList, Predictions
 from torch import Tensor
+
+
+@functools.lru_cache(maxsize=None)
+def _bilinear_column_sums(size: int, out_size: int) -> np.ndarray:
+    """(size,) sums over the outputs of PyTorch's 1-D linear interpolation weights
+    (align_corners=False) from ``size`` to ``out_size`` samples."""
+    sums = np.zeros(size, np.float64)
+    scale = size / out_size
+    for out in range(out_size):
+        src = max(scale * (out + 0.5) - 0.5, 0.0)
+        low = int(src)
+        high = low + (low < size - 1)
+        frac = src - low
+        sums[low] += 1 - frac
+        sums[high] += frac
+    return sums
+
+
+@functools.lru_cache(maxsize=None)
+def _resize_weight(size: Tuple[int, int], out_size: Tuple[int, int]) -> np.ndarray:
+    if size == out_size:
+        return np.ones(size, np.float32)
+    return np.outer(_bilinear_column_sums(size[0], out_size[0]),
+                    _bilinear_column_sums(size[1], out_size[1])).astype(np.float32)
 
 
 @MODELS.register_module()
@@ -40,14 +65,40 @@ class CorrelationMapHead(BaseHead):
         self.loss_module = MODELS.build(loss)
 
     def forward(self, feats: Tuple[Tensor, ...]) -> Tensor:
-        """Per-layer maps -> fused map (B, K, H, W), summing to 1 over H * W."""
+        """Per-layer maps -> fused map (B, K, H, W), summing to 1 over H * W.
+
+        Computed as the mean over layers of ``resize(m) / sum(resize(m))``, with
+        one resize per map size instead of one per layer: the resize is linear, so
+        ``sum(resize(m)) = <w, m>`` with ``w`` the resize's column sums at the
+        layer's own size, and the layers of one size are normalised, summed, then
+        resized together (SD-1.5: 3 resizes for 9 layers; none at the heatmap
+        size). Resizing dominated the head at K = 133 (docs/benchmarks.md)."""
         width, height = self.heatmap_size
-        fused = 0
+        groups = {}
         for corr in feats:
-            corr = F.interpolate(corr.float(), size=(height, width), mode='bilinear',
-                                 align_corners=False)
-            fused = fused + corr / corr.sum((-2, -1), keepdim=True).clamp_min(1e-12)
+            groups.setdefault(tuple(corr.shape[-2:]), []).append(corr)
+        fused = 0
+        for size, maps in groups.items():
+            resize = size != (height, width)
+            weight = self._resize_weight(size, (height, width), maps[0].device)
+            total = 0
+            for corr in maps:
+                corr = corr.float()
+                mass = (corr * weight if resize else corr).sum((-2, -1), keepdim=True)
+                total = total + corr / mass.clamp_min(1e-12)
+            if resize:
+                total = F.interpolate(total, size=(height, width), mode='bilinear',
+                                      align_corners=False)
+            fused = fused + total
         return fused / len(feats)
+
+    @staticmethod
+    def _resize_weight(size: Tuple[int, int], out_size: Tuple[int, int],
+                       device) -> Tensor:
+        """(h, w): how much each cell of an h x w map contributes to the sum of its
+        bilinear resize to ``out_size`` (align_corners=False; ones when the sizes
+        are equal). A constant of the shapes: traceable and exportable."""
+        return torch.as_tensor(_resize_weight(tuple(size), tuple(out_size)), device=device)
 
     @staticmethod
     def _check_num_keypoints(num_keypoints: int, batch_data_samples, num_gt=None):

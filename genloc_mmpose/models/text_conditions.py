@@ -21,14 +21,20 @@ inside a name and ``left``/``right`` inside a word) first, then
 words of animal-pose tools: ``foreleg`` -> fore leg, ``antbase`` -> antenna base): ``L_F_Paw``
 -> "left front paw", ``forelegL1`` -> "left fore leg 1", ``antbaseR`` -> "right
 antenna base", ``leftear`` -> "left ear". A side with only indices (``L1A``, the insect
-legs of DeepLabCut / Anipose fly projects) reads as a leg: "left leg 1 a".
+legs of DeepLabCut / Anipose fly projects) reads as a leg: "left leg 1 a". The
+68 face landmarks of COCO-WholeBody (``face-0`` ... ``face-67``) are named by their
+place in the 300-W layout (:data:`FACE68`: "right jawline 1", "chin", "left eye
+outer corner", "upper lip center", ...).
 """
 import os
 import os.path as osp
+import re
 from typing import List, Optional, Sequence, Union
 
 import torch
+import transformers
 from diffusers.utils import _add_variant
+from mmengine.utils import digit_version
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from torch import Tensor
 
@@ -59,10 +65,51 @@ TEXT_ENCODER_HELP = (
     'model.backbone.condition_init="random".')
 
 
+# from_pretrained's dtype argument: ``dtype`` since transformers 4.56, ``torch_dtype``
+# before (the oldest supported is 4.44)
+DTYPE_KWARG = ('dtype' if digit_version(transformers.__version__) >= digit_version('4.56.0')
+               else 'torch_dtype')
+
+
+def _face68() -> List[str]:
+    """Words for the 68 face landmarks of the 300-W layout (COCO-WholeBody's
+    ``face-0`` ... ``face-67``, image-left = the person's right on a frontal face):
+    jawline 0-16, eyebrows 17-26, nose 27-35, eyes 36-47, lips 48-67. Mirror points
+    get the same words with the other side, counted from the outside in."""
+    jaw = ([f'right jawline {i}' for i in range(1, 9)] + ['chin']
+           + [f'left jawline {i}' for i in range(8, 0, -1)])
+    brows = ([f'right eyebrow {i}' for i in range(1, 6)]
+             + [f'left eyebrow {i}' for i in range(5, 0, -1)])
+    nose = ([f'nose bridge {i}' for i in range(1, 5)]
+            + ['right nostril outer', 'right nostril inner', 'nose base',
+               'left nostril inner', 'left nostril outer'])
+    eyes = []
+    for side, order in (('right', (0, 1, 2, 3, 4, 5)), ('left', (3, 2, 1, 0, 5, 4))):
+        words = ['eye outer corner', 'upper eyelid outer', 'upper eyelid inner',
+                 'eye inner corner', 'lower eyelid inner', 'lower eyelid outer']
+        eyes += [f'{side} {words[i]}' for i in order]
+    lips = ['right mouth corner', 'right upper lip outer', 'right upper lip inner',
+            'upper lip center', 'left upper lip inner', 'left upper lip outer',
+            'left mouth corner', 'left lower lip outer', 'left lower lip inner',
+            'lower lip center', 'right lower lip inner', 'right lower lip outer',
+            'right inner mouth corner', 'right upper inner lip', 'upper inner lip center',
+            'left upper inner lip', 'left inner mouth corner', 'left lower inner lip',
+            'lower inner lip center', 'right lower inner lip']
+    return jaw + brows + nose + eyes + lips
+
+
+FACE68 = _face68()
+_FACE = re.compile(r'face[-_](\d+)', re.IGNORECASE)
+
+
 def keypoint_phrase(name: str) -> str:
     """A keypoint name as words (module docstring): ``'L_B_Paw'`` -> ``'left back
     paw'``, ``'hindleg_r_2'`` -> ``'right hind leg 2'``, ``'L1A'`` -> ``'left leg 1
-    a'``, ``'root_of_tail'`` -> ``'root of tail'``."""
+    a'``, ``'root_of_tail'`` -> ``'root of tail'``, ``'face-36'`` -> ``'right eye
+    outer corner'`` (:data:`FACE68`)."""
+    face = _FACE.fullmatch(name)
+    if face and int(face.group(1)) < len(FACE68):
+        return FACE68[int(face.group(1))]
     side, rest = name_side(name)
     words = [ABBREVIATIONS.get(w, w) for w in rest]
     if side and rest and not any(len(w) > 1 and w.isalpha() for w in rest):
@@ -150,8 +197,8 @@ def text_conditions(names: Sequence[str], object_name: str, folder: Optional[str
     for enc_folder, tok_folder in pairs:
         tokenizer = CLIPTokenizer.from_pretrained(tok_folder, local_files_only=True)
         encoder = CLIPTextModel.from_pretrained(
-            enc_folder, variant=_variant(enc_folder), dtype=torch.float32,
-            local_files_only=True).eval()
+            enc_folder, variant=_variant(enc_folder), local_files_only=True,
+            **{DTYPE_KWARG: torch.float32}).eval()
         # as SD's pipelines: padded to the full context, no attention mask
         ids = tokenizer(prompts, padding='max_length', truncation=True,
                         max_length=tokenizer.model_max_length, return_tensors='pt').input_ids
