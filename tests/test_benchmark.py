@@ -38,7 +38,7 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
     if input_size:
         args += ['--input-size', *map(str, input_size)]
     if loader:
-        args += ['--loader', '--workers', '0', '--loader-iters', '2']
+        args += ['--loader', '--workers', '0', '--loader-iters', '2', '--pipeline-rounds', '1']
     proc = run_benchmark(*args)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'img/s' in proc.stdout  # the table
@@ -74,6 +74,17 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
         r = report['results']['loader']
         assert _positive_finite(r['images_per_s'])
         assert r['workers'] == 0 and r['images'] == 4 and r['sample_data'] == 'coco'
+        # crops/s per core, MMPose's transforms (old) vs as configured (new)
+        per_core = report['loader_per_core']
+        assert per_core['test']['instances'] == 118 and per_core['test']['images'] == 4
+        assert per_core['train']['data'] == 'coco' and per_core['train']['rounds'] == 1
+        for r in per_core.values():
+            assert r['crops'] >= 64 and _positive_finite(r['speedup'])
+            assert r['old']['pipeline'][0] == 'GenLocLoadImage'
+            for key in ('old', 'new'):
+                assert _positive_finite(r[key]['crops_per_s'])
+                assert set(r[key]['transform_ms']) >= {'GenLocLoadImage', 'PackPoseInputs'}
+        assert 'loader per CPU core' in proc.stdout
 
 
 def test_benchmark_rejects_bad_input_size():
@@ -105,3 +116,46 @@ def test_benchmark_test_mode_and_decode_cost(tmp_path):
     assert 0 <= test['coco_AP'] <= 1  # CocoMetric ran on the generated annotations
     assert test['share_of_infer'] == pytest.approx(test['images_per_s'] /
                                                    infer['images_per_s'])
+
+
+def test_suite_dry_run(tmp_path):
+    """``--suite DIR --dry-run``: every step of the GPU suite on the CPU with the tiny
+    config (tiny sizes, no compile): one JSON per step, suite.json, summary.md."""
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    from benchmark import suite_steps
+    out = tmp_path / 'suite'
+    env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, BENCHMARK, '--suite', str(out), '--dry-run'],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((out / 'suite.json').read_text())
+    names = [name for name, _, _ in suite_steps(dry_run=True)]
+    assert [s['name'] for s in record['steps']] == names and record['dry_run']
+    assert all(s['error'] is None for s in record['steps']), record['steps']
+    # the real suite: the same steps on the GPU with the SD-1.5 configs
+    real = suite_steps()
+    assert [name for name, _, _ in real] == names
+    assert all('--device' in a and a[a.index('--device') + 1] == 'cuda' for _, _, a in real)
+    assert {cfg for _, cfg, _ in real} >= {
+        'configs/genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py',
+        'configs/genloc/coco_wholebody/genloc_sd15-lora16_8xb25-14e_coco-wholebody-256x192.py'}
+    modes = {}
+    for name in names:
+        report = json.loads((out / f'{name}.json').read_text())
+        for mode, result in report['results'].items():
+            assert 'error' not in result, (name, mode, result)
+            assert _positive_finite(result['images_per_s']), (name, mode)
+            modes.setdefault(mode, []).append(name)
+        if name == 'k133_256x192':
+            assert report['model']['num_keypoints'] == 133
+        if name == 'loader_8_workers':
+            per_core = report['loader_per_core']
+            assert set(per_core) == {'train', 'test'}
+            assert all(_positive_finite(r[k]['crops_per_s']) for r in per_core.values()
+                       for k in ('old', 'new'))
+    assert set(modes) == {'train', 'infer', 'test', 'loader', 'inferencer'}
+    summary = (out / 'summary.md').read_text()
+    assert summary.startswith('# GenLoc GPU benchmark suite (dry run')
+    rows = [line for line in summary.splitlines() if line.startswith('| ')]
+    assert len({line.count('|') for line in rows}) == 1  # one table, aligned columns
+    assert all(f'| {name} |' in summary for name in names) and 'failed' not in summary

@@ -15,7 +15,11 @@ does (``MODELS.build(cfg.model)``) and times, on a synthetic batch:
   config's test dataloader with its workers, model, decode, CocoMetric) over
   generated images (tools/misc/make_synthetic_keypoints.py) of the input size.
 - ``--loader``: images/s of the config's ``train_dataloader`` pipeline on the CPU
-  with N workers, over the sample data in demo/data (repeated).
+  with N workers, over the sample data in demo/data (repeated); and crops/s per CPU
+  core (one process, one thread) of the config's training pipeline and of its test
+  pipeline over the COCO sample's person detections, each as configured ("new")
+  and as MMPose's transforms alone run it ("old": no reduced decode, no image
+  cache), interleaved in one run with the same random draws.
 
 Inputs are (B, 3, H, W) in [-1, 1] (what the data preprocessor hands the model);
 targets are the codec's Gaussian heatmaps of random keypoints. Warm-up iterations
@@ -65,6 +69,9 @@ SAMPLE_DATA = {
     'ap10k': dict(type='AP10KDataset', data_root='demo/data/ap10k/',
                   ann_file='test_ap10k.json'),
 }
+# the test pipeline per core: COCO val images with the usual person detections
+DETECTIONS = dict(type='CocoDataset', data_root='demo/data/coco/',
+                  ann_file='test_coco.json', bbox_file='test_coco_det_AP_H_56.json')
 
 
 class BenchmarkError(Exception):
@@ -75,7 +82,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='GenLoc benchmark: train/infer images/s and peak memory, and '
         'data-loading images/s.')
-    parser.add_argument('config', help='config file')
+    parser.add_argument('config', nargs='?', help='config file (not with --suite)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, as in tools/train.py')
     parser.add_argument('--batch-size', type=int, default=None,
@@ -98,8 +105,19 @@ def parse_args(argv=None):
     parser.add_argument('--iters', type=int, default=10, help='timed iterations')
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed warm-up iterations (compile happens here)')
-    parser.add_argument('--modes', nargs='*', choices=MODES, default=list(MODES),
-                        help='model benchmarks to run, in order (none: only --loader)')
+    parser.add_argument('--modes', nargs='*', choices=[*MODES, 'inferencer'],
+                        default=list(MODES),
+                        help='model benchmarks to run, in order (none: only --loader); '
+                        'inferencer: MMPoseInferencer with an mmdet person detector '
+                        '(random weights) on the COCO sample images, not by default')
+    parser.add_argument('--suite', metavar='OUT_DIR', default=None,
+                        help='run every GPU figure of docs/benchmarks.md (SUITE: one '
+                        'JSON per step) and write OUT_DIR/summary.md; no config')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='--suite: the same steps on the CPU with the tiny config, '
+                        'tiny sizes, no compile (a check that the suite runs)')
+    parser.add_argument('--suite-steps', nargs='+', default=None,
+                        help='--suite: only these steps (names as in SUITE)')
     parser.add_argument('--device', default=None,
                         help='cuda, cuda:N or cpu (default: cuda if available)')
     parser.add_argument('--random-weights', action='store_true',
@@ -112,6 +130,9 @@ def parse_args(argv=None):
                         help="loader workers (default: the config's num_workers)")
     parser.add_argument('--loader-iters', type=int, default=None,
                         help='timed loader batches (default: max(iters, 4*workers))')
+    parser.add_argument('--pipeline-rounds', type=int, default=5,
+                        help='--loader per core: interleaved old/new rounds of at '
+                        'least 64 crops each (default 5)')
     parser.add_argument('--loader-data', choices=['auto', *SAMPLE_DATA], default='auto',
                         help='sample data for --loader (auto: ap10k for '
                         'AP10KDataset configs, else coco)')
@@ -158,7 +179,7 @@ def _resolve_input_size(cfg, input_size):
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = (cfg.get(key) or {}).get('dataset', {}).get('pipeline', [])
         for transform in pipeline:
-            if transform.get('type') == 'TopdownAffine':
+            if transform.get('type') in ('TopdownAffine', 'GenLocTopdownAffine'):
                 transform['input_size'] = new_in
             encoder = transform.get('encoder')
             if isinstance(encoder, dict):
@@ -373,8 +394,8 @@ def bench_model(cfg, args, settings, device):
     results = {}
     optim_wrapper = cpu_autocast = None
     for mode in args.modes:
-        if mode == 'test':
-            continue  # bench_test: its own Runner, after the others
+        if mode in ('test', 'inferencer'):
+            continue  # their own Runner / inferencer, after the others
         if mode == 'train':
             if optim_wrapper is None:
                 optim_cfg, cpu_autocast = _optim_wrapper_cfg(cfg, settings['dtype'],
@@ -423,12 +444,27 @@ def bench_model(cfg, args, settings, device):
 
 
 def time_decode(model, inputs, device, iters):
-    """ms per batch of the codec's ``batch_decode`` (fused maps -> keypoints,
-    scores on the host) with the config's refinement and as a plain argmax."""
-    with torch.no_grad():
-        heatmaps = model.head(model.extract_feat(inputs))
-    codec = model.head.decoder
+    """ms per batch of the parts of an inference step (no flip): the backbone (VAE
+    encoder + U-Net + CKHE maps, ``backbone_ms``), the head's fusion of the layer
+    maps (``head_ms``), and the codec's ``batch_decode`` (fused maps -> keypoints,
+    scores on the host) with the config's refinement (``decode_ms``) and as a plain
+    argmax (``decode_argmax_ms``)."""
     result = {}
+
+    def timed(key, fn, arg):
+        fn(arg)  # warm-up
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            out = fn(arg)
+            _sync(device)
+        result[key] = 1e3 * (time.perf_counter() - start) / iters
+        return out
+
+    with torch.no_grad():
+        feats = timed('backbone_ms', model.extract_feat, inputs)
+        heatmaps = timed('head_ms', model.head, feats)
+    codec = model.head.decoder
     for key, refine in (('decode_ms', codec.refine), ('decode_argmax_ms', None)):
         decoder = copy.copy(codec)
         decoder.refine = refine
@@ -603,6 +639,354 @@ def bench_loader(cfg, args, settings):
                 repeat_times=times, cpu_count=os.cpu_count())
 
 
+def _timed_pipeline(pipeline_cfg):
+    """A Compose of ``pipeline_cfg`` whose transforms add their time to ``.ms``."""
+    from mmengine.dataset import Compose
+
+    compose = Compose(pipeline_cfg)
+    spent = {}
+
+    def timed(transform, name):
+        def call(results):
+            start = time.perf_counter()
+            out = transform(results)
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+            return out
+        return call
+
+    names = []
+    for transform in compose.transforms:
+        name = type(transform).__name__
+        while name in names:
+            name += "'"
+        names.append(name)
+    compose.transforms = [timed(t, n) for t, n in zip(compose.transforms, names)]
+    compose.spent = spent
+    return compose
+
+
+def bench_pipelines(cfg, args):
+    """Crops/s per CPU core of the config's training pipeline (on its sample data)
+    and test pipeline (on the COCO sample's 118 person detections), as configured
+    ("new") and as MMPose's transforms alone run them ("old",
+    ``genloc_mmpose.datasets.transforms.mmpose_pipeline``). One process, one
+    OpenCV/torch thread; old and new alternate round by round with the same random
+    draws, so that a busy machine slows both alike: compare the ratio."""
+    import cv2
+    from mmpose.registry import DATASETS
+
+    from genloc_mmpose.datasets.transforms import mmpose_pipeline
+
+    train_ds = copy.deepcopy(cfg.train_dataloader.dataset)
+    which = args.loader_data
+    if which == 'auto':
+        which = 'ap10k' if train_ds.get('type') == 'AP10KDataset' else 'coco'
+    test_ds = cfg.test_dataloader.dataset
+    cases = [('train', which, dict(SAMPLE_DATA[which], test_mode=False),
+              train_ds.pipeline),
+             ('test', 'coco detections', dict(DETECTIONS, test_mode=True),
+              test_ds.pipeline)]
+    threads = cv2.getNumThreads(), torch.get_num_threads()
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    out = {}
+    try:
+        for name, data, dataset, pipeline in cases:
+            dataset = dict(dataset, data_prefix=dict(img=''), pipeline=[],
+                           data_root=osp.join(REPO, dataset['data_root']))
+            if dataset.get('bbox_file'):
+                dataset['bbox_file'] = osp.join(dataset['data_root'], dataset['bbox_file'])
+            with _quiet_logger():
+                infos = DATASETS.build(dataset)
+            infos = [infos.get_data_info(i) for i in range(len(infos))]
+            passes = math.ceil(64 / len(infos))
+            variants = dict(old=_timed_pipeline(mmpose_pipeline(pipeline)),
+                            new=_timed_pipeline(pipeline))
+            total = dict(old=0.0, new=0.0)
+            ratios = []
+            for rnd in range(max(args.pipeline_rounds, 1) + 1):  # round 0: warm-up
+                spent = {}
+                for key, compose in variants.items():
+                    np.random.seed(args.seed + rnd)
+                    spent[key] = 0.0
+                    for _ in range(passes):
+                        for info in infos:
+                            info = copy.deepcopy(info)  # as the dataset hands it on
+                            start = time.perf_counter()
+                            compose(info)
+                            spent[key] += time.perf_counter() - start
+                    if rnd == 0:
+                        compose.spent.clear()
+                if rnd:
+                    total = {key: total[key] + spent[key] for key in total}
+                    ratios.append(spent['old'] / spent['new'])
+            crops = passes * len(infos) * max(args.pipeline_rounds, 1)
+            result = dict(data=data, instances=len(infos), crops=crops,
+                          rounds=max(args.pipeline_rounds, 1),
+                          images=len({info['img_path'] for info in infos}))
+            for key, compose in variants.items():
+                result[key] = dict(
+                    crops_per_s=crops / total[key], ms_per_crop=1e3 * total[key] / crops,
+                    pipeline=[t['type'] for t in (
+                        mmpose_pipeline(pipeline) if key == 'old' else pipeline)],
+                    transform_ms={k: 1e3 * v / crops for k, v in compose.spent.items()})
+            result['speedup'] = total['old'] / total['new']
+            result['speedup_round_median'] = statistics.median(ratios)
+            result['speedup_round_min'] = min(ratios)
+            out[name] = result
+    finally:
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+    return out
+
+
+def format_pipelines(per_core):
+    lines = ['loader per CPU core (crops/s, one thread; old = MMPose transforms, new = '
+             'as configured; interleaved)']
+    header = (f"{'pipeline':<10}{'data':<18}{'crops':>7}{'old':>9}{'new':>9}"
+              f"{'speedup':>9}{'(rounds: median, min)':>24}")
+    lines += [header, '-' * len(header)]
+    for name, r in per_core.items():
+        lines.append(
+            f"{name:<10}{r['data']:<18}{r['crops']:>7}{r['old']['crops_per_s']:>9.1f}"
+            f"{r['new']['crops_per_s']:>9.1f}{r['speedup']:>8.2f}x"
+            f"{r['speedup_round_median']:>15.2f}x, {r['speedup_round_min']:.2f}x")
+        for key in ('old', 'new'):
+            parts = ', '.join(f'{k} {v:.2f}' for k, v in r[key]['transform_ms'].items())
+            lines.append(f'    {key} ms/crop: {parts}')
+    return '\n'.join(lines)
+
+
+def bench_inferencer(cfg, args, settings):
+    """MMPoseInferencer, top-down with an mmdet person detector (MMPose's RTMDet-nano
+    demo config with random weights, every box kept: ``bbox_thr=0``), on the COCO
+    sample images on the device: images/s and persons (crops)/s after the warm-up
+    images, and where the detector and pose model ran (CUDA tensors go through
+    genloc_mmpose.compat's torchvision NMS / RoIAlign when mmcv has no CUDA ops)."""
+    import glob
+    import tempfile
+
+    import mmpose
+    from mmpose.apis import MMPoseInferencer
+
+    det_cfg = osp.join(osp.dirname(mmpose.__file__), '.mim', 'demo', 'mmdetection_cfg',
+                       'rtmdet_nano_320-8xb32_coco-person.py')
+    images = sorted(glob.glob(osp.join(REPO, SAMPLE_DATA['coco']['data_root'], '*.jpg')))
+    with tempfile.TemporaryDirectory() as tmp:
+        pose_cfg = osp.join(tmp, 'pose2d.py')
+        cfg.dump(pose_cfg)
+        t0 = time.perf_counter()
+        with _quiet_logger(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            inferencer = MMPoseInferencer(pose2d=pose_cfg, device=settings['device'],
+                                          det_model=det_cfg, det_cat_ids=[0])
+        build_s = time.perf_counter() - t0
+    device = torch.device(settings['device'])
+    persons, times, first = [], [], None
+    for i in range(args.warmup + args.iters):
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = next(inferencer(images[i % len(images)], bbox_thr=0.0))
+        _sync(device)
+        if i == 0:
+            first = time.perf_counter() - start
+        if i >= args.warmup:
+            times.append(time.perf_counter() - start)
+            persons.append(len(result['predictions'][0]))
+    pose = inferencer.inferencer.model
+    det = inferencer.inferencer.detector.model
+    total = sum(times)
+    return dict(images=len(times), persons=sum(persons), build_s=build_s,
+                first_iter_s=first, images_per_s=len(times) / total,
+                persons_per_s=sum(persons) / total,
+                iter_ms_mean=1e3 * total / len(times),
+                pose_device=str(next(pose.parameters()).device),
+                det_device=str(next(det.parameters()).device),
+                detector=osp.basename(det_cfg),
+                peak_mem_mb=(torch.cuda.max_memory_allocated(device) / 2**20
+                             if device.type == 'cuda' else None))
+
+
+# ----------------------------------------------------------------------------- suite
+
+AP10K_CONFIG = 'configs/genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py'
+COCO_CONFIG = 'configs/genloc/coco/genloc_sd15-lora16_8xb25-14e_coco-256x192.py'
+WHOLEBODY_CONFIG = ('configs/genloc/coco_wholebody/'
+                    'genloc_sd15-lora16_8xb25-14e_coco-wholebody-256x192.py')
+TINY_CONFIG = 'configs/genloc/tiny/genloc_tiny_1xb12-300it_coco-128x96.py'
+
+
+def suite_steps(dry_run=False):
+    """Every GPU figure of docs/benchmarks.md as (name, config, arguments): SD-1.5
+    architecture with random weights, bf16, batch 32 at 256x256 (K = 17), eager and
+    compiled, flip test batched, the test loop, 512x512 with with_cp, K = 133, the
+    loader with 8 workers and per core, MMPoseInferencer with a detector.
+    ``dry_run``: the same steps on the CPU with the tiny config and tiny sizes, without
+    torch.compile (minutes on the CPU)."""
+    batch = ['--batch-size', '1' if dry_run else '32']
+    size = ['--input-size', *(('48', '64') if dry_run else ('256', '256'))]
+    big = ['--input-size', *(('64', '64') if dry_run else ('512', '512'))]
+    compile_ = ['--no-compile'] if dry_run else ['--compile']
+
+    def config(name):
+        return TINY_CONFIG if dry_run else name
+
+    steps = [
+        ('eager_256', config(AP10K_CONFIG),
+         ['--modes', 'train', 'infer', '--no-flip', '--no-with-cp', *batch, *size]),
+        ('eager_256_flip', config(AP10K_CONFIG),
+         ['--modes', 'infer', '--flip', '--no-with-cp', *batch, *size]),
+        ('compiled_256', config(AP10K_CONFIG),
+         ['--modes', 'train', 'infer', '--no-flip', '--no-with-cp', *compile_, *batch,
+          *size]),
+        ('compiled_256_flip_test', config(AP10K_CONFIG),  # dry run: the tiny size
+         ['--modes', 'infer', 'test', '--flip', '--no-with-cp', *compile_, *batch,
+          *([] if dry_run else size), '--test-images', '2' if dry_run else '1024']),
+        ('with_cp_512', config(AP10K_CONFIG),
+         ['--modes', 'train', '--with-cp', '--batch-size', '1' if dry_run else '16', *big]),
+        ('k133_256x192', config(WHOLEBODY_CONFIG),
+         ['--modes', 'train', 'infer', '--no-flip', '--no-with-cp', *batch,
+          '--input-size', *(('48', '64') if dry_run else ('192', '256'))]
+         + (['--cfg-options', 'model.backbone.num_keypoints=133'] if dry_run else [])),
+        ('loader_8_workers', config(AP10K_CONFIG),
+         ['--modes', '--loader', '--workers', '0' if dry_run else '8', '--loader-data',
+          'ap10k', '--pipeline-rounds', '1' if dry_run else '3']
+         + (['--loader-iters', '1'] if dry_run else [])),
+        ('inferencer_mmdet', config(COCO_CONFIG), ['--modes', 'inferencer', '--flip']),
+    ]
+    common = (['--device', 'cpu', '--threads', '1', '--iters', '1', '--warmup', '0']
+              if dry_run else ['--device', 'cuda', '--iters', '10', '--warmup', '3'])
+    common += ['--random-weights', '--dtype', 'bf16']
+    return [(name, cfg, [*args, *common]) for name, cfg, args in steps]
+
+
+def run_suite(args):
+    """Run :func:`suite_steps` one after the other in this process (torch.compile's
+    caches reset between steps), one JSON per step in ``args.suite``, then
+    ``summary.md`` (one table) and ``suite.json`` (status and time of each step)."""
+    out_dir = args.suite
+    os.makedirs(out_dir, exist_ok=True)
+    steps = suite_steps(args.dry_run)
+    if args.suite_steps:
+        unknown = set(args.suite_steps) - {name for name, _, _ in steps}
+        if unknown:
+            raise BenchmarkError(f'unknown --suite-steps {sorted(unknown)}; the steps: '
+                                 f'{[name for name, _, _ in steps]}')
+        steps = [step for step in steps if step[0] in args.suite_steps]
+    if not args.dry_run and not torch.cuda.is_available():
+        raise BenchmarkError('--suite needs a CUDA device (or --dry-run on the CPU)')
+    t0 = time.perf_counter()
+    record = dict(dry_run=bool(args.dry_run), started=time.strftime('%Y-%m-%d %H:%M:%S'),
+                  steps=[])
+    status = 0
+    for name, config, step_args in steps:
+        json_path = osp.join(out_dir, f'{name}.json')
+        argv = [osp.join(REPO, config), *step_args, '--json', json_path]
+        print(f'\n=== suite step {name}: tools/benchmark.py {" ".join(argv)}', flush=True)
+        start = time.perf_counter()
+        try:
+            code = main(argv)
+            error = None if code == 0 else f'exit status {code}'
+        except Exception as exc:  # noqa: BLE001 (the next steps still run)
+            error = f'{type(exc).__name__}: {exc}'
+            print(f'suite step {name} failed: {error}', file=sys.stderr, flush=True)
+        status = status or int(error is not None)
+        record['steps'].append(dict(name=name, config=config, args=step_args,
+                                    json=osp.basename(json_path), error=error,
+                                    wall_s=time.perf_counter() - start))
+        gc.collect()
+        if hasattr(torch, '_dynamo'):
+            torch._dynamo.reset()  # each compiled step compiles (and is timed) anew
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    record['total_s'] = time.perf_counter() - t0
+    with open(osp.join(out_dir, 'suite.json'), 'w') as f:
+        json.dump(record, f, indent=2)
+    summary = format_suite(out_dir, record)
+    with open(osp.join(out_dir, 'summary.md'), 'w') as f:
+        f.write(summary)
+    print('\n' + summary, flush=True)
+    return status
+
+
+def _gib(mb):
+    return None if mb is None else mb / 1024
+
+
+SUITE_COLUMNS = ('step', 'mode', 'input', 'batch', 'K', 'model', 'dtype',
+                 'flip / with_cp', 'images/s', 'ms/iter', 'peak GiB', 'first iter s',
+                 'notes')
+
+
+def _row(*cells):
+    cells = [('–' if c is None else str(c)) for c in cells]
+    cells += ['–'] * (len(SUITE_COLUMNS) - len(cells))
+    return '| ' + ' | '.join(cells) + ' |'
+
+
+def format_suite(out_dir, record):
+    """One markdown table of every step's results (from their JSON files)."""
+    env = None
+    rows = []
+    for step in record['steps']:
+        path = osp.join(out_dir, step['json'])
+        if step['error'] or not osp.exists(path):
+            rows.append(_row(step['name'], *[None] * 11,
+                             f"failed: {step['error'] or 'no JSON'}"))
+            continue
+        with open(path) as f:
+            report = json.load(f)
+        env = env or report['env']
+        s = report['settings']
+        setting = (f"{s['input_size'][0]}x{s['input_size'][1]}", s['batch_size'],
+                   (report.get('model') or {}).get('num_keypoints'),
+                   'compiled' if s['compile'] else 'eager', s['dtype'])
+        for mode, r in report['results'].items():
+            if 'error' in r:
+                rows.append(_row(step['name'], mode, *setting, *[None] * 5, r['error']))
+                continue
+            flip = f"flip {s['flip']}" if mode in ('infer', 'test', 'inferencer') else None
+            if mode == 'train':
+                flip = f"with_cp {s['with_cp']}"
+            note = ''
+            if mode == 'test':
+                note = (f"share of infer {_fmt(r.get('share_of_infer'), '.2f')}, "
+                        f"end to end {_fmt(r.get('end_to_end_images_per_s'))}/s")
+            elif mode == 'infer':
+                note = f"decode {_fmt(r.get('decode_ms'), '.1f')} ms/batch"
+            elif mode == 'loader':
+                note = f"{r['workers']} workers, {r['sample_data']} sample"
+            elif mode == 'inferencer':
+                note = (f"{_fmt(r['persons_per_s'])} persons/s, detector on "
+                        f"{r['det_device']}, pose on {r['pose_device']}")
+            rows.append(_row(
+                step['name'], mode, *setting, flip, _fmt(r.get('images_per_s')),
+                _fmt(r.get('iter_ms_mean', r.get('batch_ms_mean'))),
+                _fmt(_gib(r.get('peak_mem_mb')), '.1f'),
+                _fmt(r.get('first_iter_s', r.get('first_batch_s')), '.1f'), note))
+        for name, r in (report.get('loader_per_core') or {}).items():
+            rows.append(_row(
+                step['name'], f'{name} pipeline, 1 core', *[None] * 6,
+                f"{r['old']['crops_per_s']:.1f} → {r['new']['crops_per_s']:.1f}", None,
+                None, None, f"{r['speedup']:.2f}x crops/s, old → new ({r['data']})"))
+    env = env or {}
+    numeric = ('batch', 'K', 'images/s', 'ms/iter', 'peak GiB', 'first iter s')
+    title = '# GenLoc GPU benchmark suite'
+    if record['dry_run']:
+        title += ' (dry run: CPU, tiny config)'
+    lines = [
+        title, '',
+        f"{record['started']}, {env.get('gpu') or env.get('device', '?')}, torch "
+        f"{env.get('torch', '?')}, CUDA {env.get('cuda')}, Python {env.get('python', '?')}, "
+        f"{env.get('cpu_count', '?')} CPUs, git {env.get('git_commit')}; whole suite "
+        f"{record['total_s']:.0f} s. Random weights (the SD-1.5 architecture), "
+        '`python tools/benchmark.py --suite DIR`; one JSON per step in this folder.', '',
+        '| ' + ' | '.join(SUITE_COLUMNS) + ' |',
+        '|' + '|'.join(' ---: ' if c in numeric else ' --- ' for c in SUITE_COLUMNS) + '|',
+    ]
+    return '\n'.join(lines + rows) + '\n'
+
+
 # ---------------------------------------------------------------------------- report
 
 def _env(device):
@@ -666,6 +1050,10 @@ def format_table(report):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.suite:
+        return run_suite(args)
+    if args.config is None:
+        raise BenchmarkError('give a config (or --suite OUT_DIR)')
     if args.iters < 1 or args.warmup < 0:
         raise BenchmarkError('--iters must be >= 1 and --warmup >= 0')
     if not args.modes and not args.loader:
@@ -726,7 +1114,7 @@ def main(argv=None):
     report = dict(config=args.config, settings=settings, env=_env(device), model=None,
                   results={})
     status = 0
-    if set(args.modes) - {'test'}:
+    if set(args.modes) & {'train', 'infer'}:
         report['model'], report['results'] = bench_model(cfg, args, settings, device)
         status = int(any('error' in r for r in report['results'].values()))
     if 'test' in args.modes:
@@ -735,10 +1123,15 @@ def main(argv=None):
         if infer:  # the issue's yardstick: the test loop vs the model alone
             report['results']['test']['share_of_infer'] = (
                 report['results']['test']['images_per_s'] / infer)
+    if 'inferencer' in args.modes:
+        report['results']['inferencer'] = bench_inferencer(cfg, args, settings)
     if args.loader:
         report['results']['loader'] = bench_loader(cfg, args, settings)
+        report['loader_per_core'] = bench_pipelines(cfg, args)
 
     print(format_table(report), flush=True)
+    if report.get('loader_per_core'):
+        print(format_pipelines(report['loader_per_core']), flush=True)
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:
