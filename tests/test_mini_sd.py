@@ -1,0 +1,177 @@
+"""The creature world and the tool that trains a miniature Stable Diffusion on it:
+the world is deterministic and its labels match what it drew; the training tool
+writes SD-1.5's layout, which loads as SD does (StableDiffusionPipeline,
+GenLocBackbone with text conditions), resumes, and stops where told."""
+import hashlib
+import os
+import os.path as osp
+import re
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+
+
+def test_world_is_deterministic_and_unchanged():
+    """The same (seed, split, index) draws the same image; the generator still makes
+    the data the miniature SD in training was made from (captions exactly; keypoints
+    and pixels within float tolerance, which other CPUs' OpenCV kernels may round)."""
+    from genloc_mmpose.mini_sd import world
+    first = [world.make_creature(0, 'train', i) for i in range(16)]
+    again = world.make_creature(0, 'train', 3)
+    assert np.array_equal(again['image'], first[3]['image'])
+    assert np.array_equal(again['keypoints'], first[3]['keypoints'])
+    assert not np.array_equal(first[3]['image'], first[4]['image'])
+    assert world.make_creature(0, 'test', 3)['caption'] != first[3]['caption']
+    digest = hashlib.sha256(''.join(it['caption'] for it in first).encode()).hexdigest()
+    assert digest == '8df3e50c0b1fc0fe23f3f59e34ae9e9cd14e6bf700647ab009849bc66e504e1a'
+    assert sum(it['keypoints'].sum() for it in first) == pytest.approx(17283.318873564, abs=1e-3)
+    assert np.mean([it['image'].mean() for it in first]) == pytest.approx(140.187, abs=0.05)
+
+
+@pytest.fixture(scope='module')
+def creatures():
+    from genloc_mmpose.mini_sd import world
+    return [world.make_creature(0, 'val', i) for i in range(300)]
+
+
+def test_keypoints_lie_on_the_body_they_belong_to(creatures):
+    """Every labelled keypoint is on the creature's pixels (1 px of tolerance for the
+    anti-aliased outline) and inside its box; left/right follow the facing (the near
+    legs, drawn over the torso, are the left legs when facing left)."""
+    from genloc_mmpose.mini_sd import world
+    on_body = total = 0
+    for item in creatures:
+        mask = cv2.dilate(item['mask'].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        x, y, w, h = item['bbox']
+        for (kx, ky, v) in item['keypoints']:
+            if v == 0:
+                continue
+            total += 1
+            on_body += mask[int(round(ky)), int(round(kx))]
+            assert x - 1e-6 <= kx <= x + w and y - 1e-6 <= ky <= y + h
+    assert on_body / total > 0.99, on_body / total
+    # the keypoints hidden under the torso are the far side's: right when facing left
+    for item in creatures:
+        hidden = {world.KEYPOINTS[i] for i, v in enumerate(item['keypoints'][:, 2]) if v == 1}
+        far = 'right' if item['params']['facing'] == 'left' else 'left'
+        assert hidden <= {f'{far}_shoulder', f'{far}_hip'}
+
+
+def test_part_words_name_what_is_drawn(creatures):
+    """A caption's "<colour> <keypoint name>" (e.g. "white left front paw") is drawn
+    in that colour at that keypoint: the labels and the words agree, sides included.
+    Checked on the near side (facing left: the left side) and the midline; the far
+    side's marks are often behind the near legs or the torso."""
+    from genloc_mmpose.mini_sd import world
+    checked = agree = 0
+    for item in creatures:
+        far = 'right' if item['params']['facing'] == 'left' else 'left'
+        for phrase, colour in item['params']['parts'].items():
+            name = phrase.replace(' ', '_')
+            if phrase not in world.POINT_PHRASES or name.endswith('eye') or \
+                    name.startswith(far):
+                continue  # eyes are a pixel or two: too small to read back
+            x, y, v = item['keypoints'][world.KEYPOINTS.index(name)]
+            if v != 2:
+                continue
+            patch = item['image'][max(0, int(y) - 1):int(y) + 2, max(0, int(x) - 1):int(x) + 2]
+            target = np.array(world.COLORS[colour], float)
+            shades = [target, target * 0.72]  # near and far side
+            distance = min(np.abs(patch.reshape(-1, 3) - s).sum(1).min() for s in shades)
+            checked += 1
+            agree += distance < 60
+    assert checked > 200 and agree / checked > 0.99, (checked, agree)
+
+
+def test_captions_fit_the_tokenizer_and_name_the_creature(creatures, tmp_path):
+    """The tool's BPE tokenizer, learnt from training captions, reads held-out
+    captions without unknown tokens and within the text encoder's context."""
+    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.mini_sd.train import DEFAULTS, build_tokenizer, tokenizer_corpus
+    train = [world.make_creature(0, 'train', i)['caption'] for i in range(300)]
+    tok = build_tokenizer(tokenizer_corpus(train), str(tmp_path / 'tok'),
+                          DEFAULTS['text']['max_position_embeddings'])
+    for item in creatures:
+        text, params = item['caption'], item['params']
+        assert params['family'] in text and f'facing {params["facing"]}' in text
+        ids = tok(text).input_ids
+        assert len(ids) <= tok.model_max_length
+        assert tok.unk_token_id not in ids[1:-1]
+
+
+TINY_RUN = ['--set', 'num_images=64', 'vae_steps=2', 'unet_steps=4', 'save_every=2',
+            'log_every=1', 'vae_batch=4', 'unet_batch=4', 'vae.block_out_channels=(8,16,16)',
+            'vae.norm_num_groups=4', 'unet.block_out_channels=(8,16,16,16)',
+            'unet.norm_num_groups=4', 'text.hidden_size=16', 'text.intermediate_size=32',
+            'text.num_hidden_layers=1', 'text.num_attention_heads=2']
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    """tools/misc/train_mini_sd.py, a tiny run stopped at step 3 of a 4-step
+    schedule, then called again without the stop: (work_dir, folder, logs)."""
+    import subprocess
+    import sys
+    tmp = tmp_path_factory.mktemp('mini_sd')
+    args = [sys.executable, 'tools/misc/train_mini_sd.py', '--work-dir', str(tmp / 'w'),
+            '--out', str(tmp / 'sd'), *TINY_RUN]
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    logs = []
+    for extra in (['unet_stop=3'], []):
+        proc = subprocess.run(args + extra, cwd=REPO, env=env, capture_output=True,
+                              text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        logs.append(proc.stdout + proc.stderr)
+    return tmp / 'w', str(tmp / 'sd'), logs
+
+
+def test_training_tool_stops_resumes_and_writes_sd15_layout(tiny_run):
+    """The first call trains the VAE and 3 U-Net steps and writes the folder; the
+    second resumes at step 3 (nothing retrained) and finishes the schedule."""
+    work_dir, folder, (first, second) = tiny_run
+    assert re.search(r'unet step 3/4: loss [\d.]+', first) and 'step 4/4' not in first
+    assert 'resumed unet_state.pt at step 3' in second
+    assert re.search(r'unet step 4/4: loss [\d.]+', second)
+    assert 'vae step' not in second  # the VAE was not trained again
+    files = {osp.relpath(osp.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs}
+    for required in ('model_index.json', 'unet/config.json',
+                     'unet/diffusion_pytorch_model.safetensors', 'vae/config.json',
+                     'vae/diffusion_pytorch_model.safetensors', 'text_encoder/config.json',
+                     'text_encoder/model.safetensors', 'tokenizer/vocab.json',
+                     'tokenizer/merges.txt', 'scheduler/scheduler_config.json'):
+        assert required in files, required
+
+
+def test_written_folder_loads_as_stable_diffusion_does(tiny_run):
+    """``StableDiffusionPipeline.from_pretrained`` samples from it, and
+    GenLocBackbone reads it through the code that reads SD-1.5: conditions from the
+    keypoint names through its text encoder, one CKHE map per up-block
+    cross-attention layer (4x4, 8x8, 16x16 for a 64x64 crop)."""
+    from diffusers import StableDiffusionPipeline
+
+    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.mini_sd.train import load_pipeline
+    from genloc_mmpose.models import GenLocBackbone
+    from genloc_mmpose.models.text_conditions import text_conditions
+    _, folder, _ = tiny_run
+    pipe = load_pipeline(folder)
+    assert isinstance(pipe, StableDiffusionPipeline)
+    assert pipe.unet.config.down_block_types == ['CrossAttnDownBlock2D'] * 3 + ['DownBlock2D']
+    assert pipe.text_encoder.dtype == torch.float32  # loaded in fp32 from fp16 files
+    pipe.set_progress_bar_config(disable=True)
+    image = pipe('a red hound standing facing left, on snow', num_inference_steps=2,
+                 generator=torch.Generator().manual_seed(0), output_type='np').images[0]
+    assert image.shape == (64, 64, 3) and np.isfinite(image).all()
+    backbone = GenLocBackbone(num_keypoints=len(world.KEYPOINTS), pretrained=folder,
+                              condition_init='text', keypoint_names=list(world.KEYPOINTS),
+                              object_name='creature').eval()
+    expected = text_conditions(world.KEYPOINTS, 'creature', folder, 16)
+    torch.testing.assert_close(backbone.conditions.data, expected)
+    with torch.no_grad():
+        maps = backbone(torch.zeros(2, 3, 64, 64))
+    assert [m.shape[-1] for m in maps] == [4] * 3 + [8] * 3 + [16] * 3
+    torch.testing.assert_close(maps[-1].sum((-2, -1)), torch.ones(2, 18))
