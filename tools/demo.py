@@ -1,12 +1,14 @@
 """The README's demo: train the tiny GenLoc on the sample images shipped in
 demo/data (COCO people, AP-10K animals) on the CPU, evaluate with CocoMetric, and
-draw predictions and correlation maps with MMPose's visualizer.
+draw predictions and correlation maps with MMPose's visualizer. The COCO model is
+also left as work_dirs/demo/genloc_demo.{py,pth}, the model tools/app.py serves.
 
 Usage: python tools/demo.py [--work-dir work_dirs/demo]
 """
 import argparse
 import json
 import os.path as osp
+import shutil
 import warnings
 
 # mmengine 0.10 imports pkg_resources (hence setuptools<81): understood, harmless.
@@ -18,9 +20,11 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import genloc_mmpose  # noqa: F401,E402
+from genloc_mmpose.app import DEMO_CONFIG  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'configs', 'genloc', 'tiny')
+DEMO_DIR = osp.dirname(DEMO_CONFIG)  # work_dirs/demo
 DEMOS = dict(
     coco=(osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-128x96.py'),
           'demo/data/coco/test_coco.json', 785),
@@ -55,7 +59,7 @@ def draw(config, checkpoint, ann_file, image_id, out_file):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'demo'))
+    parser.add_argument('--work-dir', default=DEMO_DIR)
     args = parser.parse_args()
     results = {}
     for name, (config, ann_file, image_id) in DEMOS.items():
@@ -68,6 +72,9 @@ def main():
         picture = draw(config, checkpoint, osp.join(REPO, ann_file), image_id,
                        osp.join(cfg.work_dir, f'{name}_predictions_and_maps.jpg'))
         results[name] = (metrics['coco/AP'], picture)
+        if name == 'coco':  # the app's default model (tools/app.py)
+            cfg.dump(osp.join(args.work_dir, 'genloc_demo.py'))
+            shutil.copy(checkpoint, osp.join(args.work_dir, 'genloc_demo.pth'))
     for name, (ap, picture) in results.items():
         print_log(f'{name}: CocoMetric AP {ap:.3f} (train = test sample: an overfit '
                   f'check of the whole chain); predictions and correlation maps: '

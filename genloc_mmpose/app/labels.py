@@ -1,6 +1,7 @@
 """The Teach tab's labels: keypoint names, images, clicked keypoints and boxes, in and
 out as a COCO keypoints json (the format CVAT and Label Studio import and export, and
 ``tools/new_keypoints.py`` reads). One labelled object per image."""
+import functools
 import os
 import os.path as osp
 import shutil
@@ -47,6 +48,13 @@ def parse_skeleton(text: str, names: Sequence[str]) -> List[Tuple[int, int]]:
                              f'different keypoint names (the names: {list(names)}).')
         links.append((names.index(pair[0]), names.index(pair[1])))
     return links
+
+
+@functools.lru_cache(maxsize=8)
+def _colours(names: Tuple[str, ...]) -> list:
+    """One colour per keypoint, mirror pairs alike (the pairs inferred once per
+    keypoint set: unpaired sided names are reported once, not at every redraw)."""
+    return palette(len(names), infer_flip_pairs(list(names)))
 
 
 @dataclass
@@ -254,10 +262,7 @@ class LabelSet:
         canvas = cv2.imread(image.path)[..., ::-1].copy()
         size = max(canvas.shape[:2])
         radius, thick, font = max(4, size // 100), max(1, size // 400), max(0.5, size / 1200)
-        try:
-            colours = palette(len(self.names), infer_flip_pairs(self.names))
-        except ValueError:  # ambiguous sides: one colour per keypoint
-            colours = palette(len(self.names), [])
+        colours = _colours(tuple(self.names))
         x1, y1, x2, y2 = (int(round(v)) for v in image.bbox)
         cv2.rectangle(canvas, (x1, y1), (x2 - 1, y2 - 1), (0, 255, 0), thick)
         kpts = image.keypoints
