@@ -106,9 +106,11 @@ class InvalidLossHook(CheckInvalidLossHook):
         if self._skipped_last or outputs is None:
             return
         loss = outputs.get('loss')
-        if self.every_n_train_iters(runner, self.interval) and loss is not None \
-                and not math.isfinite(float(loss)):
-            raise InvalidLossError(self.message(runner, float(loss)))
+        if loss is None or not self.every_n_train_iters(runner, self.interval):
+            return
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        if not math.isfinite(value):
+            raise InvalidLossError(self.message(runner, value))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         bad = [key for key, value in checkpoint.get('state_dict', {}).items()
