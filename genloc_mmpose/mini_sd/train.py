@@ -55,8 +55,9 @@ DEFAULTS = dict(
               attention_head_dim=2, norm_num_groups=16),
     unet_steps=2000, unet_batch=64, unet_lr=1e-3, warmup=100, caption_dropout=0.1,
     snr_gamma=5.0, ema_decay=0.999, save_every=250, log_every=50,
-    # stop after this many steps of the unet_steps schedule (None: all of it)
-    unet_stop=None)
+    # stop after this many steps of the unet_steps schedule, or after this many
+    # minutes of U-Net training (None: all of it); a later call continues
+    unet_stop=None, unet_minutes=None)
 OBJECT_NAME = world.CATEGORY
 TEXT_FILES = ('vocab.json', 'merges.txt')
 
@@ -142,11 +143,14 @@ def build_tokenizer(corpus: Sequence[str], folder: str, max_length: int):
 
 class Trainer:
     """The three stages (module docstring). ``cfg``: :data:`DEFAULTS` with
-    overrides; ``work_dir``: cache, states and logs; ``out``: the pipeline folder."""
+    overrides; ``work_dir``: cache, states and logs; ``out``: the pipeline folder;
+    ``device``: where the models train (``'cuda'`` on a GPU machine: the same recipe)."""
 
-    def __init__(self, cfg: dict, work_dir: str, out: str, threads: int = 0):
+    def __init__(self, cfg: dict, work_dir: str, out: str, threads: int = 0,
+                 device: str = 'cpu'):
         self.cfg = {**DEFAULTS, **cfg}
         self.work_dir, self.out = work_dir, out
+        self.device = torch.device(device)
         os.makedirs(work_dir, exist_ok=True)
         if threads:
             torch.set_num_threads(threads)
@@ -183,7 +187,8 @@ class Trainer:
                  f'{np.mean(lengths):.1f} tokens on average (max {max(lengths)})')
 
     def _pixels(self, index) -> torch.Tensor:
-        return torch.from_numpy(self.images[index]).permute(0, 3, 1, 2).float() / 127.5 - 1
+        x = torch.from_numpy(self.images[index]).to(self.device)
+        return x.permute(0, 3, 1, 2).float() / 127.5 - 1
 
     # --------------------------------------------------------------- stage 2
     def train_vae(self):
@@ -191,10 +196,10 @@ class Trainer:
         cfg = self.cfg
         folder = osp.join(self.work_dir, 'vae')
         if osp.exists(osp.join(folder, 'config.json')):
-            self.vae = AutoencoderKL.from_pretrained(folder)
+            self.vae = AutoencoderKL.from_pretrained(folder).to(self.device)
             return
         torch.manual_seed(cfg['seed'])
-        vae = AutoencoderKL(**vae_config(cfg))
+        vae = AutoencoderKL(**vae_config(cfg)).to(self.device)
         opt = torch.optim.AdamW(vae.parameters(), lr=cfg['vae_lr'], weight_decay=0)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg['vae_lr'], cfg['vae_steps'],
                                                     pct_start=0.05)
@@ -233,8 +238,8 @@ class Trainer:
                                  for i in range(0, len(index), 256)])
         vae.register_to_config(scaling_factor=float(1 / latents.std()))
         self.log(f'vae: scaling_factor {vae.config.scaling_factor:.4f}')
-        vae.save_pretrained(folder)
-        self.vae = vae
+        vae.to('cpu').save_pretrained(folder)
+        self.vae = vae.to(self.device)
 
     def encode_all(self) -> None:
         """Latent distributions (mean, std) of every image, cached."""
@@ -245,8 +250,8 @@ class Trainer:
                 for i in range(0, len(self.images), 256):
                     dist = self.vae.encode(self._pixels(np.arange(i, min(
                         i + 256, len(self.images))))).latent_dist
-                    means.append(dist.mean.half())
-                    stds.append(dist.std.half())
+                    means.append(dist.mean.half().cpu())
+                    stds.append(dist.std.half().cpu())
             _atomic_save(path, lambda f: np.savez(f, mean=torch.cat(means).numpy(),
                                                   std=torch.cat(stds).numpy()))
         data = np.load(path)
@@ -263,7 +268,7 @@ class Trainer:
             eos_token_id=self.tokenizer.eos_token_id,
             pad_token_id=self.tokenizer.pad_token_id, **cfg['text']))
         unet = UNet2DConditionModel(**unet_config(cfg))
-        return text_encoder, unet
+        return text_encoder.to(self.device), unet.to(self.device)
 
     def train_unet(self):
         from diffusers import DDPMScheduler
@@ -281,34 +286,38 @@ class Trainer:
         noise_sched = DDPMScheduler(**SD_SCHEDULE)
         step = self._resume('unet_state.pt', dict(unet=unet, text=text_encoder, opt=opt,
                                                   sched=sched, ema=ema))
+        ema.to(self.device)
         n_params = sum(p.numel() for p in unet.parameters()) / 1e6
         self.log(f'unet {n_params:.2f}M parameters, text encoder '
                  f'{sum(p.numel() for p in text_encoder.parameters()) / 1e6:.2f}M; '
                  f'step {step}/{total}' + (f', stopping at {stop}' if stop < total else ''))
         ids_all = self.tokenizer(self.captions, padding='max_length',
                                  max_length=self.tokenizer.model_max_length,
-                                 return_tensors='pt').input_ids
+                                 return_tensors='pt').input_ids.to(self.device)
         empty = self.tokenizer([''], padding='max_length',
                                max_length=self.tokenizer.model_max_length,
-                               return_tensors='pt').input_ids
+                               return_tensors='pt').input_ids.to(self.device)
+        lat_mean = torch.from_numpy(self.lat_mean).to(self.device)
+        lat_std = torch.from_numpy(self.lat_std).to(self.device)
         scale = self.vae.config.scaling_factor
         bar = ProgressBar(max(stop - step, 0))
         window, start = [], time.time()
+        deadline = start + 60 * (cfg['unet_minutes'] or math.inf)
         unet.train()
         text_encoder.train()
         while step < stop:
             gen = np.random.default_rng([cfg['seed'], 2, step])
             torch.manual_seed(int(gen.integers(2**31)))
             index = np.sort(gen.choice(len(self.images), cfg['unet_batch'], replace=False))
-            mean = torch.from_numpy(self.lat_mean[index]).float()
-            std = torch.from_numpy(self.lat_std[index]).float()
+            mean, std = lat_mean[index].float(), lat_std[index].float()
             latents = (mean + std * torch.randn_like(mean)) * scale
             ids = ids_all[index].clone()
-            drop = torch.from_numpy(gen.random(len(index)) < cfg['caption_dropout'])
+            drop = torch.from_numpy(gen.random(len(index)) < cfg['caption_dropout']).to(
+                self.device)
             ids[drop] = empty
             noise = torch.randn_like(latents)
             timesteps = torch.randint(0, noise_sched.config.num_train_timesteps,
-                                      (len(index), ))
+                                      (len(index), ), device=self.device)
             noisy = noise_sched.add_noise(latents, noise, timesteps)
             states = text_encoder(ids).last_hidden_state
             pred = unet(noisy, timesteps, states).sample
@@ -330,9 +339,13 @@ class Trainer:
                          f'lr {sched.get_last_lr()[0]:.2e} {rate:.2f} s/step, '
                          f'eta {(stop - step) * rate / 60:.0f} min')
                 window, start = [], time.time()
-            if step % cfg['save_every'] == 0 or step == stop:
+            out_of_time = time.time() >= deadline
+            if step % cfg['save_every'] == 0 or step == stop or out_of_time:
                 self._save_state('unet_state.pt', step, dict(
                     unet=unet, text=text_encoder, opt=opt, sched=sched, ema=ema))
+            if out_of_time:
+                self.log(f'unet: {cfg["unet_minutes"]} min budget spent at step {step}')
+                break
         ema.copy_to(params)
         self.text_encoder, self.unet = text_encoder.eval(), unet.eval()
 
@@ -346,7 +359,7 @@ class Trainer:
             scheduler=PNDMScheduler(**{k: v for k, v in SD_SCHEDULE.items() if k != 'clip_sample'},
                                     set_alpha_to_one=False, skip_prk_steps=True),
             safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-        pipe.to(torch.float16)
+        pipe.to('cpu', torch.float16)
         tmp = self.out.rstrip('/') + '.tmp'
         pipe.save_pretrained(tmp, safe_serialization=True)
         for name in TEXT_FILES:  # SD-1.5's slow-tokenizer files, for any transformers

@@ -3,12 +3,14 @@
 Writes SD-1.5's diffusers layout (fp16 safetensors) to --out; the stages, model and
 recipe are in genloc_mmpose/mini_sd/train.py. Run again with the same --work-dir to
 resume (`--set unet_stop=N` ends at step N of the schedule; a later call without it
-continues). With the defaults:
+continues; `--set unet_minutes=M` stops after M minutes of U-Net training). With
+the defaults:
 
     python tools/misc/train_mini_sd.py --work-dir work_dirs/mini_sd --out work_dirs/mini_sd/mini-sd
 
 Usage: python tools/misc/train_mini_sd.py [--work-dir DIR] [--out DIR] [--seed 0]
-    [--set key=value ...] (e.g. --set unet_steps=100 vae_steps=20 num_images=500)
+    [--device cpu|cuda] [--threads N] [--set key=value ...]
+    (e.g. --set unet_steps=100 vae_steps=20 num_images=500)
 """
 import argparse
 import ast
@@ -46,10 +48,13 @@ def main():
     parser.add_argument('--out', default='work_dirs/mini_sd/mini-sd')
     parser.add_argument('--seed', type=int, default=DEFAULTS['seed'])
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: all)')
+    parser.add_argument('--device', default='cpu',
+                        help="where to train: 'cpu' or 'cuda' (a GPU machine: the same "
+                        'recipe in minutes; tools/misc/mini_sd_gpu.sh)')
     parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE')
     args = parser.parse_args()
     cfg = dict(parse_set(args.set), seed=args.seed)
-    Trainer(cfg, args.work_dir, args.out, threads=args.threads).run()
+    Trainer(cfg, args.work_dir, args.out, threads=args.threads, device=args.device).run()
 
 
 if __name__ == '__main__':

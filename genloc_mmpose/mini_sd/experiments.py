@@ -1,0 +1,228 @@
+"""GenLoc on the miniature Stable Diffusion: data, runs and tables of
+docs/experiments.md ("GenLoc on a miniature Stable Diffusion"); the library behind
+tools/misc/mini_sd_experiments.py and the demo (tools/demo.py).
+
+Every run trains the creature config (:data:`CONFIG`) from its labelled images (the
+world's ``'val'`` split, never seen by the prior) and tests it on held-out images
+(``'test'`` split), in this process, with MMEngine's ``Runner``; its result is cached
+as ``WORK_DIR/<run>/result.json``.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from . import world
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(REPO, 'configs', 'genloc', 'creatures',
+                  'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py')
+MINI_SD = osp.join(REPO, 'demo', 'mini-sd')
+POOL, TEST = 1000, 300  # labelled pool ('val' split) and held-out test images
+MSE = dict(_delete_=True, type='KeypointMSELoss', use_target_weight=True)
+
+
+def _no_prior(sd: str) -> dict:
+    """The same architecture with random frozen weights."""
+    return {'model.backbone.pretrained': None,
+            'model.backbone.unet_cfg': osp.join(sd, 'unet', 'config.json'),
+            'model.backbone.vae_cfg': osp.join(sd, 'vae', 'config.json')}
+
+
+# variant -> (description, config overrides); ``{sd}`` is the miniature SD folder
+VARIANTS = {
+    'prior': ('mini-SD prior, LoRA r=16 + conditions (random init), CKHE + HEL', {}),
+    'no-prior': ('same architecture, random frozen weights, same recipe', 'no-prior'),
+    'text': ('mini-SD prior, conditions from the keypoint names',
+             {'model.backbone.condition_init': 'text'}),
+    'condonly': ('mini-SD prior, conditions only (no LoRA)', {'model.backbone.lora': None}),
+    't21': ('mini-SD prior, latent noised at t = 21', {'model.backbone.noise_timestep': 21}),
+    't601': ('mini-SD prior, latent noised at t = 601',
+             {'model.backbone.noise_timestep': 601}),
+    'mse': ('mini-SD prior, CKHE maps + MSE loss', {'model.head.loss': MSE}),
+    'crossattn-mse': ('mini-SD prior, cross-attention maps (eq. 6) + MSE loss',
+                      {'model.backbone.map_mode': 'cross_attention',
+                       'model.head.loss': MSE}),
+}
+
+
+def prepare_data(root: str, seed: int = 0) -> None:
+    """The labelled pool and the test images under ``root`` (PNG + COCO json)."""
+    for split, num, name in (('val', POOL, 'creatures_pool'), ('test', TEST, 'creatures_test')):
+        if not osp.exists(osp.join(root, 'annotations', f'{name}.json')):
+            world.write_coco(root, split, num, seed=seed, name=name)
+
+
+def subset(root: str, source: str, name: str, labels: Optional[int] = None, seed: int = 0,
+           families: Optional[Sequence[str]] = None) -> str:
+    """``annotations/{name}.json``: the images of ``annotations/{source}.json`` of
+    ``families`` (all if None), then ``labels`` of them drawn with ``seed`` (all if
+    None); returns its path relative to ``root``."""
+    rel = osp.join('annotations', f'{name}.json')
+    path = osp.join(root, rel)
+    if osp.exists(path):
+        return rel
+    with open(osp.join(root, 'annotations', f'{source}.json')) as f:
+        coco = json.load(f)
+    images = [im for im in coco['images'] if families is None or im['family'] in families]
+    if labels is not None:
+        rng = np.random.default_rng([seed, labels])
+        images = [images[i] for i in sorted(rng.choice(len(images), labels, replace=False))]
+    ids = {im['id'] for im in images}
+    out = dict(coco, images=images,
+               annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
+    with open(path + '.tmp', 'w') as f:
+        json.dump(out, f)
+    os.replace(path + '.tmp', path)
+    return rel
+
+
+def run_name(variant: str, labels: Optional[int], seed: int, holdout: Optional[str] = None,
+             iters: Optional[int] = None, test_images: Optional[int] = None) -> str:
+    parts = [variant, f'{labels}shot' if labels else 'all']
+    if holdout:
+        parts.append(f'no-{holdout}')
+    if iters is not None:
+        parts.append(f'{iters}it')
+    if test_images:
+        parts.append(f'test{test_images}')
+    return '_'.join(parts + [f'seed{seed}'])
+
+
+def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0,
+        holdout: Optional[str] = None, iters: Optional[int] = None,
+        data_root: Optional[str] = None, sd: str = MINI_SD, test_images: Optional[int] = None,
+        cfg_options: Optional[dict] = None) -> dict:
+    """Train (``iters`` iterations, the config's 200 by default; 0: test only) and
+    test one run; cached. ``labels``: labelled images drawn from the pool (all if
+    None); ``holdout``: a family left out of training and tested alone (Table 6);
+    ``test_images``: the first N test images only."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    name = run_name(variant, labels, seed, holdout, iters, test_images)
+    out_dir = osp.join(work_dir, name)
+    result_file = osp.join(out_dir, 'result.json')
+    if osp.exists(result_file):
+        with open(result_file) as f:
+            return json.load(f)
+    root = data_root or osp.join(work_dir, 'data')
+    prepare_data(root)
+    families = [f for f in world.FAMILIES if f != holdout] if holdout else None
+    train_ann = subset(root, 'creatures_pool', f'pool_{labels or "all"}_seed{seed}'
+                       + (f'_no-{holdout}' if holdout else ''), labels, seed, families)
+    test_ann = subset(root, 'creatures_test', 'test' + (f'_{holdout}' if holdout else '')
+                      + (f'_first{test_images}' if test_images else ''),
+                      families=[holdout] if holdout else None)
+    if test_images:
+        _truncate(osp.join(root, test_ann), test_images)
+
+    cfg = Config.fromfile(CONFIG)
+    overrides = VARIANTS[variant][1]
+    overrides = _no_prior(sd) if overrides == 'no-prior' else dict(overrides)
+    overrides.update({'model.backbone.pretrained': sd} if variant != 'no-prior' else {})
+    overrides.update(cfg_options or {})
+    cfg.merge_from_dict(overrides)
+    root = osp.join(os.path.abspath(root), '')
+    cfg.train_dataloader.dataset.update(data_root=root, ann_file=train_ann)
+    for key in ('val', 'test'):
+        cfg[f'{key}_dataloader'].dataset.update(data_root=root, ann_file=test_ann)
+        cfg[f'{key}_evaluator'][0].ann_file = root + test_ann
+    if iters is not None and iters > 0:
+        _set_iters(cfg, iters)
+    cfg.train_cfg.val_interval = 10**9  # tested once, below
+    cfg.randomness = dict(seed=seed)
+    cfg.work_dir = out_dir
+    cfg.experiment_name = name
+    cfg.visualizer.name = f'visualizer_{name}'
+    runner = Runner.from_cfg(cfg)
+    start = time.time()
+    if iters != 0:
+        runner.train()
+    train_s = time.time() - start
+    metrics = runner.test()
+    config = osp.join(out_dir, osp.basename(CONFIG))
+    cfg.dump(config)
+    result = dict(run=name, variant=variant, labels=labels, seed=seed, holdout=holdout,
+                  test_images=test_images or TEST,
+                  iters=cfg.train_cfg.max_iters if iters != 0 else 0, config=config,
+                  checkpoint=osp.join(out_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
+                  if iters != 0 else None,
+                  train_s=round(train_s, 1), test_s=round(time.time() - start - train_s, 1),
+                  **{k.split('/')[-1]: float(v) for k, v in metrics.items()})
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def _truncate(path: str, num: int) -> None:
+    with open(path) as f:
+        coco = json.load(f)
+    ids = {im['id'] for im in coco['images'][:num]}
+    coco.update(images=coco['images'][:num],
+                annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
+    with open(path, 'w') as f:
+        json.dump(coco, f)
+
+
+def _set_iters(cfg, iters: int) -> None:
+    warmup = min(20, iters // 2)
+    cfg.train_cfg.max_iters = iters
+    cfg.default_hooks.checkpoint.interval = iters
+    cfg.param_scheduler = [
+        dict(type='LinearLR', begin=0, end=warmup, start_factor=0.01, by_epoch=False),
+        dict(type='CosineAnnealingLR', begin=warmup, end=iters, T_max=iters - warmup,
+             by_epoch=False)]
+
+
+# The tables of docs/experiments.md: name -> (title, runs as (variant, labels,
+# holdout, iters) for every seed)
+LABELS = (5, 10, 25, None)
+FEWSHOT = (5, 10, 25)
+TABLES = {
+    'prior': ('Prior vs. random frozen weights (LoRA r=16 + conditions)',
+              [(v, n, None, None) for n in LABELS for v in ('prior', 'no-prior')]),
+    'names': ('Conditions from keypoint names vs. random (with the prior)',
+              [(v, None, None, 0) for v in ('text', 'prior')]
+              + [(v, n, None, None) for n in FEWSHOT for v in ('text', 'prior')]),
+    'table1': ('Table 1 in miniature (all labels)',
+               [(v, None, None, None) for v in ('prior', 'condonly', 't21', 't601', 'mse',
+                                                'crossattn-mse')]),
+    'table6': ('Table 6 in miniature: train without one family, test on it',
+               [(v, None, f, None) for f in ('hopper', 'grazer')
+                for v in ('prior', 'no-prior')]),
+}
+
+
+def summarise(results: List[dict], keys=('PCK', 'EPE', 'AP', 'AP .5')) -> List[dict]:
+    """Mean and min-max over seeds, per (variant, labels, holdout, iters)."""
+    groups: Dict[tuple, List[dict]] = {}
+    for r in results:
+        groups.setdefault((r['variant'], r['labels'], r['holdout'], r['iters']), []).append(r)
+    rows = []
+    for (variant, labels, holdout, iters), rs in groups.items():
+        row = dict(variant=variant, labels=labels, holdout=holdout, iters=iters,
+                   seeds=sorted(r['seed'] for r in rs),
+                   train_s=float(np.mean([r['train_s'] for r in rs])))
+        for key in keys:
+            values = [r[key] for r in rs]
+            row[key] = (float(np.mean(values)), float(min(values)), float(max(values)))
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: List[dict]) -> str:
+    lines = ['| run | labelled images | test | iterations | seeds | PCK@0.1 mean (min-max) | '
+             'EPE px mean (min-max) | AP | AP50 | train s |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        pck, epe, ap, ap50 = (r[k] for k in ('PCK', 'EPE', 'AP', 'AP .5'))
+        lines.append(
+            f"| {VARIANTS[r['variant']][0]} | {r['labels'] or f'all ({POOL})'} | "
+            f"{('unseen family: ' + r['holdout']) if r['holdout'] else 'all families'} | "
+            f"{r['iters']} | {len(r['seeds'])} | **{pck[0]:.3f}** ({pck[1]:.3f}-{pck[2]:.3f}) | "
+            f"{epe[0]:.2f} ({epe[1]:.2f}-{epe[2]:.2f}) | {ap[0]:.3f} | {ap50[0]:.3f} | "
+            f"{r['train_s']:.0f} |")
+    return '\n'.join(lines)

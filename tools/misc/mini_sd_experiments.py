@@ -1,0 +1,56 @@
+"""GenLoc on the miniature Stable Diffusion: run the tables of docs/experiments.md
+("GenLoc on a miniature Stable Diffusion") and print them as markdown.
+
+Every run (train + test on held-out images) is cached in WORK_DIR/<run>/result.json,
+so an interrupted call resumes where it stopped; the logic is in
+genloc_mmpose/mini_sd/experiments.py.
+
+Usage:
+    python tools/misc/mini_sd_experiments.py [--tables prior names table1 table6]
+        [--seeds 0 1 2] [--labels 5 10 25 all] [--test-images N]
+        [--work-dir work_dirs/mini_sd_experiments] [--sd demo/mini-sd]
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import warnings
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+
+from genloc_mmpose.mini_sd.experiments import (MINI_SD, TABLES, markdown,  # noqa: E402
+                                               run, summarise)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--tables', nargs='+', default=list(TABLES), choices=list(TABLES))
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--work-dir', default='work_dirs/mini_sd_experiments')
+    parser.add_argument('--sd', default=MINI_SD, help='the miniature SD folder')
+    parser.add_argument('--labels', nargs='+', default=None,
+                        help="only the rows with these labelled-image counts ('all': "
+                        'the whole pool)')
+    parser.add_argument('--test-images', type=int, default=None,
+                        help='test on the first N held-out images (default: all 300)')
+    args = parser.parse_args()
+    import genloc_mmpose  # noqa: F401
+    sections = []
+    for table in args.tables:
+        title, runs = TABLES[table]
+        if args.labels:
+            runs = [r for r in runs if str(r[1] or 'all') in args.labels]
+        results = [run(args.work_dir, variant, labels, seed, holdout, iters, sd=args.sd,
+                       test_images=args.test_images)
+                   for variant, labels, holdout, iters in runs for seed in args.seeds]
+        sections.append(f'### {title}\n\n{markdown(summarise(results))}\n')
+        print(sections[-1], flush=True)
+        with open(osp.join(args.work_dir, f'{table}.json'), 'w') as f:
+            json.dump(results, f, indent=1)
+    with open(osp.join(args.work_dir, 'tables.md'), 'w') as f:
+        f.write('\n'.join(sections))
+
+
+if __name__ == '__main__':
+    main()
