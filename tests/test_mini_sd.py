@@ -3,6 +3,7 @@ the world is deterministic and its labels match what it drew; the training tool
 writes SD-1.5's layout, which loads as SD does (StableDiffusionPipeline,
 GenLocBackbone with text conditions), resumes, and stops where told."""
 import hashlib
+import json
 import os
 import os.path as osp
 import re
@@ -180,7 +181,9 @@ def test_written_folder_loads_as_stable_diffusion_does(tiny_run):
 def test_gpu_script_dry_run_stops_at_its_time_budget(tmp_path):
     """tools/misc/mini_sd_gpu.sh (the recipe for a GPU machine) run on the CPU with
     the tiny model: ``unet_minutes`` ends the U-Net stage at the first step past the
-    budget, saves a state to resume from, and the folder and logs land in OUT."""
+    budget, saves a state to resume from, and the folder (a tar, as the device tool
+    brings back few files) and the logs land in OUT; the same WORK with another
+    world is refused instead of mixing runs."""
     import subprocess
     import sys
     out = tmp_path / 'out'
@@ -190,38 +193,49 @@ def test_gpu_script_dry_run_stops_at_its_time_budget(tmp_path):
                            *TINY_RUN[1:]], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    logs = list(out.glob('train_*.log'))
-    assert len(logs) == 1 and (out / 'config.json').exists()
-    log = logs[0].read_text()
+    assert sorted(os.listdir(out)) == ['config.json', 'console.txt', 'mini-sd.tar', 'train.log']
+    log = (out / 'train.log').read_text()
     assert 'unet step 1/4' in log and 'unet step 2/4' not in log, log[-2000:]
+    assert 'budget spent at step 1' in log
     state = torch.load(tmp_path / 'w' / 'unet_state.pt', weights_only=False)
     assert state['step'] == 1
-    assert (out / 'mini-sd' / 'unet' / 'diffusion_pytorch_model.safetensors').exists()
+    import tarfile
+    with tarfile.open(out / 'mini-sd.tar') as tar:
+        tar.extractall(tmp_path / 'x', filter='data')
+    from genloc_mmpose.mini_sd.train import load_pipeline
+    pipe = load_pipeline(str(tmp_path / 'x' / 'mini-sd'))
+    assert pipe.unet.config.block_out_channels == [8, 16, 16, 16]
+    with open(tmp_path / 'x' / 'mini-sd' / 'training.json') as f:
+        assert json.load(f)['trained_unet_steps'] == 1
+    # the same WORK with another world is refused, naming the cache and the setting
+    proc = subprocess.run(['bash', 'tools/misc/mini_sd_gpu.sh', str(out), *TINY_RUN[1:],
+                           'num_images=65'], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode != 0
+    assert re.search(r'world\.npz was made with num_images=64, not 65', proc.stdout)
 
 
-def test_box_crops_put_labels_on_the_pixels_they_name():
-    """prior.box_crops (the crops of the zero-shot name PCK) maps labels with the
-    image: the crop's colour at a visible keypoint is the image's colour there (eyes
-    and tail tips, a pixel wide, excepted: resampling blurs them). 93-97 % agree
-    here; a crop 1 px off gives ~83 %."""
+def test_box_crops_are_mmpose_top_down_crops():
+    """prior.box_crops (the crops of the zero-shot name PCK) equals MMPose's own
+    test pipeline on the world's COCO annotations (CocoDataset's box,
+    GetBBoxCenterScale, TopdownAffine): the same pixels and keypoints."""
+    from mmpose.datasets.transforms import GetBBoxCenterScale, TopdownAffine
+
     from genloc_mmpose.mini_sd import world
     from genloc_mmpose.mini_sd.prior import box_crops
     items = [world.make_creature(0, 'test', i) for i in range(40)]
-    crops, labels, sides = box_crops(items, 64)
+    crops, labels = box_crops(items, 64)
     assert crops.shape == (40, 64, 64, 3) and labels.shape == (40, 18, 3)
-    thin = [world.KEYPOINTS.index(n) for n in ('left_eye', 'right_eye', 'tail_tip')]
-    agree = total = 0
     for item, crop, label in zip(items, crops, labels):
-        for k, ((kx, ky, v), (cx, cy, _)) in enumerate(zip(item['keypoints'], label)):
-            if v != 2 or k in thin:
-                continue
-            near = item['image'][int(ky) - 1:int(ky) + 2, int(kx) - 1:int(kx) + 2]
-            pixel = crop[int(round(cy)), int(round(cx))].astype(float)
-            total += 1
-            agree += np.abs(near.reshape(-1, 3) - pixel).sum(1).min() < 40
-    assert total > 400 and agree / total > 0.95, (agree, total)
-    # the box's longer side, 1/1.25 of the crop
-    np.testing.assert_allclose(sides, 64 / 1.25)
+        x, y, w, h = item['bbox']
+        box = np.clip([x, y, x + w, y + h], 0, 63).astype(np.float32)[None]
+        results = dict(img=item['image'].copy(), bbox=box, bbox_score=np.ones(1),
+                       keypoints=item['keypoints'][None, :, :2].astype(np.float32),
+                       keypoints_visible=np.minimum(item['keypoints'][None, :, 2], 1))
+        results = TopdownAffine(input_size=(64, 64))(GetBBoxCenterScale()(results))
+        assert np.abs(results['img'].astype(int) - crop).max() <= 1
+        np.testing.assert_allclose(results['transformed_keypoints'][0], label[:, :2],
+                                   atol=1e-3)
 
 
 def test_prior_measures_on_a_tiny_folder(tiny_run):
@@ -259,7 +273,8 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
     """genloc_mmpose.mini_sd.experiments.run: the creature config on the tiny
     folder (prior) and on random weights of its architecture (no prior), 2
     iterations on 4 labelled images, tested on 8 held-out ones with CocoMetric, PCK
-    and EPE; a second call reads the cached result; summarise gives mean/min/max."""
+    and EPE; the same call again reads the cached result, other overrides do not;
+    summarise gives mean/min/max over seeds."""
     from genloc_mmpose.mini_sd import experiments
     _, folder, _ = tiny_run
     common = dict(labels=4, iters=2, sd=folder, test_images=8,
@@ -271,7 +286,16 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
     for r in (a, b):
         assert r['iters'] == 2 and 0 <= r['PCK'] <= 1 and r['EPE'] > 0 and 0 <= r['AP'] <= 1
         assert osp.exists(r['checkpoint'])
-    assert experiments.run(str(tmp_path), 'text', seed=0, **common) == a  # cached
+    # cached: no Runner is built again; other overrides are not served from the cache
+    from mmengine.runner import Runner
+
+    def no_runner(*args, **kwargs):
+        raise AssertionError('trained again')
+    monkeypatch.setattr(Runner, 'from_cfg', no_runner)
+    assert experiments.run(str(tmp_path), 'text', seed=0, **common) == a
+    with pytest.raises(AssertionError, match='trained again'):
+        experiments.run(str(tmp_path), 'text', seed=0,
+                        cfg_options={'model.head.loss': experiments.MSE}, **common)
     rows = experiments.summarise([dict(a, seed=0), dict(a, seed=1, PCK=a['PCK'] + 0.2)])
     assert rows[0]['PCK'] == pytest.approx((a['PCK'] + 0.1, a['PCK'], a['PCK'] + 0.2))
     assert '| 4 |' in experiments.markdown(rows)

@@ -99,16 +99,20 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     """Train (``iters`` iterations, the config's 200 by default; 0: test only) and
     test one run; cached. ``labels``: labelled images drawn from the pool (all if
     None); ``holdout``: a family left out of training and tested alone (Table 6);
-    ``test_images``: the first N test images only."""
+    ``test_images``: the first N test images only. A cached result counts only
+    for the same prior (folder and weights), data and ``cfg_options``."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     name = run_name(variant, labels, seed, holdout, iters, test_images)
     out_dir = osp.join(work_dir, name)
     result_file = osp.join(out_dir, 'result.json')
+    root = data_root or osp.join(work_dir, 'data')
+    inputs = _inputs(sd, root, cfg_options)
     if osp.exists(result_file):
         with open(result_file) as f:
-            return json.load(f)
-    root = data_root or osp.join(work_dir, 'data')
+            cached = json.load(f)
+        if cached.get('inputs') == inputs:
+            return cached
     prepare_data(root)
     families = [f for f in world.FAMILIES if f != holdout] if holdout else None
     train_ann = subset(root, 'creatures_pool', f'pool_{labels or "all"}_seed{seed}'
@@ -146,7 +150,7 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     config = osp.join(out_dir, osp.basename(CONFIG))
     cfg.dump(config)
     result = dict(run=name, variant=variant, labels=labels, seed=seed, holdout=holdout,
-                  test_images=test_images or TEST,
+                  test_images=test_images or TEST, inputs=inputs,
                   iters=cfg.train_cfg.max_iters if iters != 0 else 0, config=config,
                   checkpoint=osp.join(out_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
                   if iters != 0 else None,
@@ -155,6 +159,18 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=1)
     return result
+
+
+def _inputs(sd: str, root: str, cfg_options: Optional[dict]) -> dict:
+    """What a cached result depends on beyond its name: the prior's folder and
+    weights (size and time of each file), the data folder and the overrides."""
+    weights = sorted(
+        (osp.relpath(osp.join(d, f), sd), osp.getsize(osp.join(d, f)),
+         int(osp.getmtime(osp.join(d, f))))
+        for d, _, files in os.walk(sd) for f in files if f.endswith('.safetensors'))
+    return json.loads(json.dumps(dict(sd=osp.realpath(sd), weights=weights,
+                                      data_root=osp.realpath(root),
+                                      cfg_options=cfg_options or {}), default=str))
 
 
 def _truncate(path: str, num: int) -> None:
@@ -168,13 +184,15 @@ def _truncate(path: str, num: int) -> None:
 
 
 def _set_iters(cfg, iters: int) -> None:
-    warmup = min(20, iters // 2)
+    warmup = max(1, min(20, iters // 2))
     cfg.train_cfg.max_iters = iters
     cfg.default_hooks.checkpoint.interval = iters
     cfg.param_scheduler = [
-        dict(type='LinearLR', begin=0, end=warmup, start_factor=0.01, by_epoch=False),
-        dict(type='CosineAnnealingLR', begin=warmup, end=iters, T_max=iters - warmup,
-             by_epoch=False)]
+        dict(type='LinearLR', begin=0, end=warmup, start_factor=0.01, by_epoch=False)]
+    if iters > warmup:
+        cfg.param_scheduler.append(
+            dict(type='CosineAnnealingLR', begin=warmup, end=iters, T_max=iters - warmup,
+                 by_epoch=False))
 
 
 # The tables of docs/experiments.md: name -> (title, runs as (variant, labels,

@@ -68,14 +68,19 @@ def denoising_losses(folder: str, num: int = 256, timesteps: Sequence[int] = TIM
 
 def box_crops(items, input_size: int = 64):
     """Creatures cropped to their box as MMPose's top-down pipeline crops them
-    (centre, longer side x 1.25, bilinear): crops (N, S, S, 3) uint8, keypoints in
-    crop pixels (N, K, 3) and the longer box side in crop pixels (N, )."""
+    (CocoDataset's box clipped to the image, GetBBoxCenterScale's centre and longer
+    side x 1.25, TopdownAffine's bilinear warp): crops (N, S, S, 3) uint8 and
+    keypoints in crop pixels (N, K, 3). The box's longer side is S / 1.25 in the crop."""
     import cv2
-    crops, labels, sides = [], [], []
+    crops, labels = [], []
     for item in items:
+        height, width = item['image'].shape[:2]
         x, y, w, h = item['bbox']
+        x1, y1 = np.clip(x, 0, width - 1), np.clip(y, 0, height - 1)
+        x2, y2 = np.clip(x + w, 0, width - 1), np.clip(y + h, 0, height - 1)
+        w, h = x2 - x1, y2 - y1
         scale = input_size / (max(w, h) * 1.25)
-        cx, cy = x + w / 2, y + h / 2
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         affine = np.array([[scale, 0, input_size / 2 - cx * scale],
                            [0, scale, input_size / 2 - cy * scale]])
         crops.append(cv2.warpAffine(item['image'], affine, (input_size, ) * 2,
@@ -83,8 +88,7 @@ def box_crops(items, input_size: int = 64):
         kpts = item['keypoints'].copy()
         kpts[:, :2] = kpts[:, :2] * scale + affine[:, 2]
         labels.append(kpts)
-        sides.append(max(w, h) * scale)
-    return np.stack(crops), np.stack(labels), np.array(sides)
+    return np.stack(crops), np.stack(labels)
 
 
 @torch.no_grad()
@@ -102,12 +106,12 @@ def name_pck(folder: str, num: int = 200, seed: int = 0, threshold: float = 0.1,
     head = CorrelationMapHead(decoder=dict(
         type='GenLocHeatmap', input_size=(input_size, ) * 2,
         heatmap_size=(input_size // 2, ) * 2, sigma=1.5, refine=None))
-    crops, labels, sides = box_crops(_test_items(num, seed), input_size)
+    crops, labels = box_crops(_test_items(num, seed), input_size)
     x = torch.from_numpy(crops).permute(0, 3, 1, 2).float() / 127.5 - 1
     preds = np.concatenate([head.decoder.batch_decode(head(backbone(x[i:i + 32])))[0]
                             for i in range(0, num, 32)])[:, 0]  # (N, K, 2)
     valid = labels[..., 2] > 0
-    hits = np.linalg.norm(preds - labels[..., :2], axis=-1) <= threshold * sides[:, None]
+    hits = np.linalg.norm(preds - labels[..., :2], axis=-1) <= threshold * input_size / 1.25
     pck = {name: float((hits[:, k] & valid[:, k]).sum() / max(valid[:, k].sum(), 1))
            for k, name in enumerate(world.KEYPOINTS)}
     pck['mean'] = float((hits & valid).sum() / valid.sum())

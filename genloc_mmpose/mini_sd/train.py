@@ -58,6 +58,12 @@ DEFAULTS = dict(
     # stop after this many steps of the unet_steps schedule, or after this many
     # minutes of U-Net training (None: all of it); a later call continues
     unet_stop=None, unet_minutes=None)
+# the settings each cached stage was made with (and those of the stages before it):
+# resuming with other values would silently mix runs, so it is refused
+STAGES = (('world.npz', ('seed', 'num_images', 'size')),
+          ('vae', ('vae', 'vae_steps', 'vae_batch', 'vae_lr', 'kl_weight')),
+          ('unet_state.pt', ('text', 'unet', 'unet_lr', 'warmup', 'caption_dropout',
+                             'snr_gamma', 'ema_decay')))
 OBJECT_NAME = world.CATEGORY
 TEXT_FILES = ('vocab.json', 'merges.txt')
 
@@ -158,8 +164,29 @@ class Trainer:
         self.logger = MMLogger.get_instance(
             f'mini_sd_{stamp}', logger_name='mini_sd',
             log_file=osp.join(work_dir, f'train_{stamp}.log'))
+        self._check_caches()
         with open(osp.join(work_dir, 'config.json'), 'w') as f:
             json.dump(self.cfg, f, indent=1)
+
+    def _check_caches(self) -> None:
+        """Refuse to resume from caches made with other settings (:data:`STAGES`)."""
+        path = osp.join(self.work_dir, 'config.json')
+        if not osp.exists(path):
+            return
+        with open(path) as f:
+            old = {**DEFAULTS, **json.load(f)}
+        new = json.loads(json.dumps(self.cfg))  # tuples as lists, as stored
+        keys = []
+        for cache, stage_keys in STAGES:
+            keys += stage_keys
+            if not osp.exists(osp.join(self.work_dir, cache)):
+                break
+            for key in keys:
+                if old[key] != new[key]:
+                    raise ValueError(
+                        f'{osp.join(self.work_dir, cache)} was made with {key}={old[key]!r}, '
+                        f'not {new[key]!r}: train with the new setting in another '
+                        f'--work-dir (or delete {cache} and the caches after it).')
 
     def log(self, msg: str) -> None:
         self.logger.info(msg)
@@ -282,7 +309,8 @@ class Trainer:
         # linear warm-up, then cosine to 10% of the rate
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1, (s + 1) / warmup) * (
             0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, s / total)))))
-        ema = EMAModel(params, decay=cfg['ema_decay'], use_ema_warmup=True, power=2 / 3)
+        ema = EMAModel(params, decay=cfg['ema_decay'], use_ema_warmup=True, power=2 / 3,
+                       foreach=True)
         noise_sched = DDPMScheduler(**SD_SCHEDULE)
         step = self._resume('unet_state.pt', dict(unet=unet, text=text_encoder, opt=opt,
                                                   sched=sched, ema=ema))
@@ -302,7 +330,8 @@ class Trainer:
         scale = self.vae.config.scaling_factor
         bar = ProgressBar(max(stop - step, 0))
         window, start = [], time.time()
-        deadline = start + 60 * (cfg['unet_minutes'] or math.inf)
+        deadline = start + 60 * (math.inf if cfg['unet_minutes'] is None
+                                 else cfg['unet_minutes'])
         unet.train()
         text_encoder.train()
         while step < stop:
@@ -348,6 +377,7 @@ class Trainer:
                 break
         ema.copy_to(params)
         self.text_encoder, self.unet = text_encoder.eval(), unet.eval()
+        self.unet_step = step
 
     # --------------------------------------------------------------- output
     def export(self) -> str:
@@ -365,7 +395,7 @@ class Trainer:
         for name in TEXT_FILES:  # SD-1.5's slow-tokenizer files, for any transformers
             shutil.copy(osp.join(self.work_dir, 'tokenizer', name), osp.join(tmp, 'tokenizer'))
         with open(osp.join(tmp, 'training.json'), 'w') as f:
-            json.dump(self.cfg, f, indent=1)
+            json.dump(dict(self.cfg, trained_unet_steps=self.unet_step), f, indent=1)
         if osp.exists(self.out):
             shutil.rmtree(self.out)
         os.replace(tmp, self.out)
