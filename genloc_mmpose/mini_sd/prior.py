@@ -157,11 +157,12 @@ def training_curve(work_dir: str, out_file: str) -> str:
     unet = {int(s): float(v) for s, v in re.findall(r'unet step (\d+)/\d+: loss ([\d.]+)', text)}
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, data, title in ((axes[0], vae, 'VAE: L1 reconstruction'),
-                            (axes[1], unet, 'U-Net + text encoder: min-SNR eps loss')):
+                            (axes[1], unet, 'U-Net + text encoder: eps loss (min-SNR)')):
         steps = sorted(data)
         ax.plot(steps, [data[s] for s in steps])
         ax.set_title(title, fontsize=10)
         ax.set_xlabel('step')
+        ax.set_yscale('log')
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_file, dpi=110)

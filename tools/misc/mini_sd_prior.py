@@ -3,8 +3,13 @@ denoising error with the caption, with an empty caption and for a random U-Net, 
 the PCK of conditions made from keypoint names (docs/experiments.md, "GenLoc on a
 miniature Stable Diffusion"). The logic is in genloc_mmpose/mini_sd/prior.py.
 
+With --samples FILE it also samples images from held-out captions (a grid, one
+caption per row), and with --curve FILE --train-dir DIR draws the training curve
+from the trainer's logs in DIR.
+
 Usage: python tools/misc/mini_sd_prior.py [--sd demo/mini-sd] [--num 256] [--seed 0]
-    [--out-json work_dirs/mini_sd_prior.json]
+    [--out-json work_dirs/mini_sd_prior.json] [--samples FILE [--captions 6]]
+    [--curve FILE --train-dir work_dirs/mini_sd]
 """
 import argparse
 import os.path as osp
@@ -15,7 +20,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 from genloc_mmpose.mini_sd.experiments import MINI_SD  # noqa: E402
-from genloc_mmpose.mini_sd.prior import report  # noqa: E402
+from genloc_mmpose.mini_sd import world  # noqa: E402
+from genloc_mmpose.mini_sd.prior import report, training_curve  # noqa: E402
+from genloc_mmpose.mini_sd.train import sample_grid  # noqa: E402
 
 
 def main():
@@ -24,8 +31,22 @@ def main():
     parser.add_argument('--num', type=int, default=256, help='held-out images')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out-json', default=None)
+    parser.add_argument('--samples', help='write a grid of samples from held-out captions')
+    parser.add_argument('--captions', type=int, default=6, help='rows of the grid')
+    parser.add_argument('--curve', help='write the training curve (with --train-dir)')
+    parser.add_argument('--train-dir', help="tools/misc/train_mini_sd.py's --work-dir")
     args = parser.parse_args()
+    if args.curve and not args.train_dir:
+        parser.error('--curve needs --train-dir (the folder with train_*.log)')
     print(report(args.sd, args.num, args.seed, args.out_json))
+    if args.samples:
+        captions = [world.make_creature(args.seed, 'test', i)['caption']
+                    for i in range(args.captions)]
+        sample_grid(args.sd, captions, args.samples, seed=args.seed)
+        print(f'samples: {args.samples}; captions, one per row:')
+        print('\n'.join(f'{i + 1}. {c}' for i, c in enumerate(captions)))
+    if args.curve:
+        print(f'training curve: {training_curve(args.train_dir, args.curve)}')
 
 
 if __name__ == '__main__':
