@@ -111,6 +111,25 @@ TINY_RUN = ['--set', 'num_images=64', 'vae_steps=2', 'unet_steps=4', 'save_every
             'text.num_hidden_layers=1', 'text.num_attention_heads=2']
 
 
+def assert_backbone_reads_it(folder: str, width: int) -> None:
+    """GenLocBackbone reads a mini-SD folder through the code that reads SD-1.5:
+    conditions (K, width) from the creature keypoint names through its text encoder,
+    one CKHE map per up-block cross-attention layer (4x4, 8x8, 16x16 for 64x64),
+    each a distribution over the image tokens."""
+    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.models import GenLocBackbone
+    from genloc_mmpose.models.text_conditions import text_conditions
+    backbone = GenLocBackbone(num_keypoints=len(world.KEYPOINTS), pretrained=folder,
+                              condition_init='text', keypoint_names=list(world.KEYPOINTS),
+                              object_name='creature').eval()
+    expected = text_conditions(world.KEYPOINTS, 'creature', folder, width)
+    torch.testing.assert_close(backbone.conditions.data, expected)
+    with torch.no_grad():
+        maps = backbone(torch.zeros(2, 3, 64, 64))
+    assert [m.shape[-1] for m in maps] == [4] * 3 + [8] * 3 + [16] * 3
+    torch.testing.assert_close(maps[-1].sum((-2, -1)), torch.ones(2, 18))
+
+
 @pytest.fixture(scope='module')
 def tiny_run(tmp_path_factory):
     """tools/misc/train_mini_sd.py, a tiny run stopped at step 3 of a 4-step
@@ -154,10 +173,7 @@ def test_written_folder_loads_as_stable_diffusion_does(tiny_run):
     cross-attention layer (4x4, 8x8, 16x16 for a 64x64 crop)."""
     from diffusers import StableDiffusionPipeline
 
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.mini_sd.train import load_pipeline
-    from genloc_mmpose.models import GenLocBackbone
-    from genloc_mmpose.models.text_conditions import text_conditions
     _, folder, _ = tiny_run
     pipe = load_pipeline(folder)
     assert isinstance(pipe, StableDiffusionPipeline)
@@ -167,15 +183,7 @@ def test_written_folder_loads_as_stable_diffusion_does(tiny_run):
     image = pipe('a red hound standing facing left, on snow', num_inference_steps=2,
                  generator=torch.Generator().manual_seed(0), output_type='np').images[0]
     assert image.shape == (64, 64, 3) and np.isfinite(image).all()
-    backbone = GenLocBackbone(num_keypoints=len(world.KEYPOINTS), pretrained=folder,
-                              condition_init='text', keypoint_names=list(world.KEYPOINTS),
-                              object_name='creature').eval()
-    expected = text_conditions(world.KEYPOINTS, 'creature', folder, 16)
-    torch.testing.assert_close(backbone.conditions.data, expected)
-    with torch.no_grad():
-        maps = backbone(torch.zeros(2, 3, 64, 64))
-    assert [m.shape[-1] for m in maps] == [4] * 3 + [8] * 3 + [16] * 3
-    torch.testing.assert_close(maps[-1].sum((-2, -1)), torch.ones(2, 18))
+    assert_backbone_reads_it(folder, width=16)
 
 
 def test_gpu_script_dry_run_stops_at_its_time_budget(tmp_path):
@@ -341,15 +349,4 @@ def test_shipped_prior_samples_and_its_caption_matters():
 def test_genloc_backbone_reads_the_shipped_prior_with_text_conditions():
     """GenLocBackbone reads it as it reads SD-1.5: conditions from the creature
     keypoint names through its text encoder, 9 CKHE maps at 4, 8 and 16."""
-    from genloc_mmpose.mini_sd import world
-    from genloc_mmpose.models import GenLocBackbone
-    from genloc_mmpose.models.text_conditions import text_conditions
-    backbone = GenLocBackbone(num_keypoints=len(world.KEYPOINTS), pretrained=MINI_SD,
-                              condition_init='text', keypoint_names=list(world.KEYPOINTS),
-                              object_name='creature').eval()
-    expected = text_conditions(world.KEYPOINTS, 'creature', MINI_SD, 128)
-    torch.testing.assert_close(backbone.conditions.data, expected)
-    with torch.no_grad():
-        maps = backbone(torch.zeros(2, 3, 64, 64))
-    assert [m.shape[-1] for m in maps] == [4] * 3 + [8] * 3 + [16] * 3
-    torch.testing.assert_close(maps[-1].sum((-2, -1)), torch.ones(2, 18))
+    assert_backbone_reads_it(MINI_SD, width=128)
