@@ -186,6 +186,42 @@ def test_written_folder_loads_as_stable_diffusion_does(tiny_run):
     assert_backbone_reads_it(folder, width=16)
 
 
+def test_training_continues_from_a_written_folder(tiny_run, tmp_path):
+    """``init=FOLDER`` starts from a folder the tool wrote, in a new work dir: its
+    VAE (not retrained), its U-Net and text encoder (at learning rate 0 the written
+    weights are the init's, bit for bit), its recipe recorded; a folder of another
+    architecture is refused, naming the setting."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+    _, init, _ = tiny_run
+    out = tmp_path / 'sd'
+    args = [sys.executable, 'tools/misc/train_mini_sd.py', '--work-dir', str(tmp_path / 'w'),
+            '--out', str(out), *TINY_RUN, 'unet_steps=2', 'unet_lr=0', f'init={init!r}']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert f'vae: from {init}' in log and 'vae step' not in log
+    assert re.search(r'unet step 2/2: loss [\d.]+', log)
+    for part in ('unet/diffusion_pytorch_model', 'vae/diffusion_pytorch_model',
+                 'text_encoder/model'):
+        mine, theirs = (load_file(osp.join(d, part + '.safetensors')) for d in (out, init))
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[k], theirs[k]) for k in mine), part
+    with open(out / 'training.json') as f:
+        recipe = json.load(f)
+    assert recipe['init'] == init and recipe['trained_unet_steps'] == 2
+    assert recipe['init_training']['trained_unet_steps'] == 4
+    args[3] = str(tmp_path / 'other')
+    proc = subprocess.run(args + ['unet.block_out_channels=(8,16,16,32)'], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert re.search(r'was trained with unet=.*not \{.*\[8, 16, 16, 32\]', proc.stderr)
+
+
 def test_gpu_script_dry_run_stops_at_its_time_budget(tmp_path):
     """tools/misc/mini_sd_gpu.sh (the recipe for a GPU machine) run on the CPU with
     the tiny model: ``unet_minutes`` ends the U-Net stage at the first step past the

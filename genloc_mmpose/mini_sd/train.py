@@ -17,6 +17,11 @@ all from one seed, under ``work_dir``:
    (classifier-free guidance), min-SNR loss weighting and an EMA of the weights
    (``diffusers.training_utils``).
 
+``init`` (a folder this tool wrote, e.g. ``demo/mini-sd``) continues a finished
+model without its work dir: its VAE is stage 2, its U-Net and text encoder start
+stage 3 (a new optimiser and schedule); its recipe is recorded in the new
+``training.json`` under ``init_training``.
+
 The result is SD-1.5's diffusers layout (``model_index.json``, ``unet/``, ``vae/``,
 ``text_encoder/``, ``tokenizer/``, ``scheduler/``; fp16 safetensors), written by
 ``StableDiffusionPipeline.save_pretrained``: loadable by ``from_pretrained`` and by
@@ -57,11 +62,13 @@ DEFAULTS = dict(
     snr_gamma=5.0, ema_decay=0.999, save_every=250, log_every=50,
     # stop after this many steps of the unet_steps schedule, or after this many
     # minutes of U-Net training (None: all of it); a later call continues
-    unet_stop=None, unet_minutes=None)
+    unet_stop=None, unet_minutes=None,
+    # a folder this tool wrote to continue from (module docstring), or None
+    init=None)
 # the settings each cached stage was made with (and those of the stages before it):
 # resuming with other values would silently mix runs, so it is refused
 STAGES = (('world.npz', ('seed', 'num_images', 'size')),
-          ('vae', ('vae', 'vae_steps', 'vae_batch', 'vae_lr', 'kl_weight')),
+          ('vae', ('vae', 'vae_steps', 'vae_batch', 'vae_lr', 'kl_weight', 'init')),
           ('unet_state.pt', ('text', 'unet', 'unet_lr', 'warmup', 'caption_dropout',
                              'snr_gamma', 'ema_decay')))
 OBJECT_NAME = world.CATEGORY
@@ -118,7 +125,10 @@ def tokenizer_corpus(captions: Sequence[str]) -> List[str]:
 def build_tokenizer(corpus: Sequence[str], folder: str, max_length: int):
     """A CLIP BPE tokenizer (vocab.json + merges.txt) learnt from ``corpus`` with
     CLIP's normalisation and pre-tokenisation, large enough that every word of the
-    corpus is one token; saved to ``folder`` and returned as ``CLIPTokenizer``."""
+    corpus is one token; saved to ``folder`` and returned as ``CLIPTokenizer``.
+    The learnt token ids are not reproducible from call to call (the BPE trainer
+    breaks ties in hash order): a text encoder needs the very tokenizer it was
+    trained with, which is why :class:`Trainer` builds it once per work dir."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
     from transformers import CLIPTokenizer
     os.makedirs(folder, exist_ok=True)
@@ -138,12 +148,20 @@ def build_tokenizer(corpus: Sequence[str], folder: str, max_length: int):
         json.dump(dict(model_max_length=max_length, bos_token='<|startoftext|>',
                        eos_token='<|endoftext|>', pad_token='<|endoftext|>',
                        unk_token='<|endoftext|>', tokenizer_class='CLIPTokenizer'), f)
+    return load_tokenizer(folder, corpus)
+
+
+def load_tokenizer(folder: str, corpus: Sequence[str]):
+    """The ``CLIPTokenizer`` in ``folder``; RuntimeError unless every word of
+    ``corpus`` is one token of it."""
+    from transformers import CLIPTokenizer
     tokenizer = CLIPTokenizer.from_pretrained(folder)
     words = {w for text in corpus for w in text.lower().replace(',', ' ').split()}
     split = sorted(w for w in words if "'" not in w and '-' not in w
                    and len(tokenizer(w, add_special_tokens=False).input_ids) != 1)
     if split:
-        raise RuntimeError(f'The tokenizer splits words of its own corpus: {split[:10]}')
+        raise RuntimeError(f'The tokenizer in {folder} splits words of the corpus: '
+                           f'{split[:10]}')
     return tokenizer
 
 
@@ -165,6 +183,7 @@ class Trainer:
             f'mini_sd_{stamp}', logger_name='mini_sd',
             log_file=osp.join(work_dir, f'train_{stamp}.log'))
         self._check_caches()
+        self.init_training = self._check_init()
         with open(osp.join(work_dir, 'config.json'), 'w') as f:
             json.dump(self.cfg, f, indent=1)
 
@@ -188,6 +207,25 @@ class Trainer:
                         f'not {new[key]!r}: train with the new setting in another '
                         f'--work-dir (or delete {cache} and the caches after it).')
 
+    def _check_init(self):
+        """The recipe of ``init`` (None without one); refused unless its world and
+        architecture are this run's."""
+        init = self.cfg['init']
+        if init is None:
+            return None
+        path = osp.join(init, 'training.json')
+        if not osp.exists(path):
+            raise FileNotFoundError(f'init={init!r}: no {path}; expected a folder written '
+                                    'by tools/misc/train_mini_sd.py (e.g. demo/mini-sd).')
+        with open(path) as f:
+            old = json.load(f)
+        new = json.loads(json.dumps(self.cfg))
+        for key in ('seed', 'num_images', 'size', 'vae', 'text', 'unet'):
+            if old.get(key) != new[key]:
+                raise ValueError(f'init={init!r} was trained with {key}={old.get(key)!r}, '
+                                 f'not {new[key]!r}: continue it with its own settings.')
+        return old
+
     def log(self, msg: str) -> None:
         self.logger.info(msg)
 
@@ -203,9 +241,15 @@ class Trainer:
             self.log(f'world: {len(images)} images in {time.time() - start:.0f} s')
         data = np.load(path)
         self.images, self.captions = data['images'], [str(c) for c in data['captions']]
-        tok_dir = osp.join(self.work_dir, 'tokenizer')
-        self.tokenizer = build_tokenizer(tokenizer_corpus(self.captions), tok_dir,
-                                         cfg['text']['max_position_embeddings'])
+        # the tokenizer of the work dir (resuming), else the init's, else a new one
+        tok_dir, corpus = osp.join(self.work_dir, 'tokenizer'), tokenizer_corpus(self.captions)
+        if not osp.exists(osp.join(tok_dir, 'vocab.json')) and cfg['init']:
+            shutil.copytree(osp.join(cfg['init'], 'tokenizer'), tok_dir)
+        if osp.exists(osp.join(tok_dir, 'vocab.json')):
+            self.tokenizer = load_tokenizer(tok_dir, corpus)
+        else:
+            self.tokenizer = build_tokenizer(corpus, tok_dir,
+                                             cfg['text']['max_position_embeddings'])
         lengths = [len(ids) for ids in self.tokenizer(self.captions).input_ids]
         if max(lengths) > self.tokenizer.model_max_length:
             raise RuntimeError(f'A caption has {max(lengths)} tokens, more than the '
@@ -222,6 +266,10 @@ class Trainer:
         from diffusers import AutoencoderKL
         cfg = self.cfg
         folder = osp.join(self.work_dir, 'vae')
+        if cfg['init'] and not osp.exists(osp.join(folder, 'config.json')):
+            AutoencoderKL.from_pretrained(osp.join(cfg['init'], 'vae')).float().save_pretrained(
+                folder)
+            self.log(f"vae: from {cfg['init']}")
         if osp.exists(osp.join(folder, 'config.json')):
             self.vae = AutoencoderKL.from_pretrained(folder).to(self.device)
             return
@@ -295,6 +343,11 @@ class Trainer:
             eos_token_id=self.tokenizer.eos_token_id,
             pad_token_id=self.tokenizer.pad_token_id, **cfg['text']))
         unet = UNet2DConditionModel(**unet_config(cfg))
+        if cfg['init']:  # the same architecture (_check_init): load its weights
+            text_encoder.load_state_dict(CLIPTextModel.from_pretrained(
+                osp.join(cfg['init'], 'text_encoder')).float().state_dict())
+            unet.load_state_dict(UNet2DConditionModel.from_pretrained(
+                osp.join(cfg['init'], 'unet')).float().state_dict())
         return text_encoder.to(self.device), unet.to(self.device)
 
     def train_unet(self):
@@ -395,7 +448,10 @@ class Trainer:
         for name in TEXT_FILES:  # SD-1.5's slow-tokenizer files, for any transformers
             shutil.copy(osp.join(self.work_dir, 'tokenizer', name), osp.join(tmp, 'tokenizer'))
         with open(osp.join(tmp, 'training.json'), 'w') as f:
-            json.dump(dict(self.cfg, trained_unet_steps=self.unet_step), f, indent=1)
+            record = dict(self.cfg, trained_unet_steps=self.unet_step)
+            if self.init_training is not None:
+                record['init_training'] = self.init_training
+            json.dump(record, f, indent=1)
         if osp.exists(self.out):
             shutil.rmtree(self.out)
         os.replace(tmp, self.out)
