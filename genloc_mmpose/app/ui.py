@@ -415,5 +415,6 @@ def _progress_html(done: int, total: int, state: str) -> str:
 
 
 def example_images(folder: str) -> List[str]:
-    """Sample images to pick from (``demo/data/*/*.jpg``)."""
+    """Sample images to pick from (``demo/data/*/*.jpg``: COCO people, AP-10K animals,
+    creatures of the miniature SD's world)."""
     return sorted(glob.glob(osp.join(folder, '*', '*.jpg')))

@@ -144,8 +144,10 @@ def report(folder: str, num: int = 256, seed: int = 0,
     return text
 
 
-def training_curve(work_dir: str, out_file: str) -> str:
-    """The U-Net and VAE losses of ``tools/misc/train_mini_sd.py``'s logs as a PNG."""
+def training_curve(work_dir: str, out_file: str, offset: int = 0) -> str:
+    """The U-Net and VAE losses of ``tools/misc/train_mini_sd.py``'s logs as a PNG
+    (a panel per stage the logs have); ``offset``: U-Net steps trained before this
+    work dir (a run continued with ``init=``), added to its step numbers."""
     import glob
     import re
 
@@ -154,14 +156,20 @@ def training_curve(work_dir: str, out_file: str) -> str:
     import matplotlib.pyplot as plt
     text = ''.join(open(p).read() for p in sorted(glob.glob(osp.join(work_dir, 'train_*.log'))))
     vae = {int(s): float(v) for s, v in re.findall(r'vae step (\d+)/\d+: l1 ([\d.]+)', text)}
-    unet = {int(s): float(v) for s, v in re.findall(r'unet step (\d+)/\d+: loss ([\d.]+)', text)}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, data, title in ((axes[0], vae, 'VAE: L1 reconstruction'),
-                            (axes[1], unet, 'U-Net + text encoder: eps loss (min-SNR)')):
+    unet = {int(s) + offset: float(v)
+            for s, v in re.findall(r'unet step (\d+)/\d+: loss ([\d.]+)', text)}
+    panels = [(data, title) for data, title in (
+        (vae, 'VAE: L1 reconstruction'),
+        (unet, 'U-Net + text encoder: eps loss (min-SNR)')) if data]
+    if not panels:
+        raise ValueError(f'No training log lines in {work_dir}/train_*.log.')
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
+    for ax, (data, title) in zip(axes[0], panels):
         steps = sorted(data)
         ax.plot(steps, [data[s] for s in steps])
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel('step')
+        ax.set_xlabel('step' + (f' (continued from step {offset})'
+                                 if offset and data is unet else ''))
         ax.set_yscale('log')
         ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -9,7 +9,7 @@ from the trainer's logs in DIR.
 
 Usage: python tools/misc/mini_sd_prior.py [--sd demo/mini-sd] [--num 256] [--seed 0]
     [--out-json work_dirs/mini_sd_prior.json] [--samples FILE [--captions 6]]
-    [--curve FILE --train-dir work_dirs/mini_sd]
+    [--curve FILE --train-dir work_dirs/mini_sd [--curve-offset N]]
 """
 import argparse
 import os.path as osp
@@ -35,6 +35,9 @@ def main():
     parser.add_argument('--captions', type=int, default=6, help='rows of the grid')
     parser.add_argument('--curve', help='write the training curve (with --train-dir)')
     parser.add_argument('--train-dir', help="tools/misc/train_mini_sd.py's --work-dir")
+    parser.add_argument('--curve-offset', type=int, default=0,
+                        help='U-Net steps trained before --train-dir (a run continued '
+                        'with init=)')
     args = parser.parse_args()
     if args.curve and not args.train_dir:
         parser.error('--curve needs --train-dir (the folder with train_*.log)')
@@ -46,7 +49,7 @@ def main():
         print(f'samples: {args.samples}; captions, one per row:')
         print('\n'.join(f'{i + 1}. {c}' for i, c in enumerate(captions)))
     if args.curve:
-        print(f'training curve: {training_curve(args.train_dir, args.curve)}')
+        print(f'training curve: {training_curve(args.train_dir, args.curve, args.curve_offset)}')
 
 
 if __name__ == '__main__':
