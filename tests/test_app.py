@@ -30,6 +30,11 @@ CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic'
                  '--disable-component-update', '--disable-sync']
 TIMEOUT_MS = 120_000
 LOOK_BOX = [281, 45, 499, 391]  # the person in 000000000785.jpg (its COCO box)
+# The app (its own process, its own thread count) and the test sum the float32 maps in
+# other orders: ~1e-6 relative apart, which DARK's sub-pixel step turns into ~1e-4 px
+# (1.07e-4 seen on one machine). 2e-3 px still tells any real change apart (the flip
+# test moves keypoints by > 1e-2 px).
+PX_TOL = 2e-3
 # Teach: 5 of COCO's keypoints on the largest person of 3 sample images, clicked at
 # their COCO coordinates (rounded to pixels); the box drawn for two images
 TEACH_NAMES = ['nose', 'left_shoulder', 'right_shoulder', 'left_hip', 'right_hip']
@@ -167,6 +172,14 @@ def expect(locator):
     return pw_expect(locator)
 
 
+def assert_keypoints(actual, expected):
+    """(K, 3) x, y, score as another process computed them: x, y within
+    :data:`PX_TOL` pixels, scores within 1e-4."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    np.testing.assert_allclose(actual[:, :2], expected[:, :2], rtol=0, atol=PX_TOL)
+    np.testing.assert_allclose(actual[:, 2], expected[:, 2], rtol=0, atol=1e-4)
+
+
 def image_path(image_id):
     return osp.join(COCO, f'{image_id:012d}.jpg')
 
@@ -260,8 +273,7 @@ def test_look_keypoints_maps_and_json_equal_inferencer(new_page, model, detector
     assert len(results) == len(people) == 1
     expected = np.concatenate([people[0]['keypoints'],
                                np.array(people[0]['keypoint_scores'])[:, None]], 1)
-    np.testing.assert_allclose(np.reshape(results[0]['keypoints'], (17, 3)), expected,
-                               rtol=0, atol=1e-4)
+    assert_keypoints(np.reshape(results[0]['keypoints'], (17, 3)), expected)
     assert results[0]['image_id'] == 785
     np.testing.assert_allclose(results[0]['bbox'], [281, 45, 218, 346])
 
@@ -271,8 +283,7 @@ def test_look_keypoints_maps_and_json_equal_inferencer(new_page, model, detector
     inferencer.inferencer.model.test_cfg['flip_test'] = True
     people = next(inferencer(image_path(785), bboxes=[[LOOK_BOX]]))['predictions'][0]
     flipped = np.reshape(results[0]['keypoints'], (17, 3))
-    np.testing.assert_allclose(flipped, np.c_[people[0]['keypoints'],
-                                              people[0]['keypoint_scores']], rtol=0, atol=1e-4)
+    assert_keypoints(flipped, np.c_[people[0]['keypoints'], people[0]['keypoint_scores']])
     assert np.abs(flipped - expected).max() > 1e-2
     page.locator('#look_flip input').uncheck()
 
@@ -288,7 +299,7 @@ def test_look_keypoints_maps_and_json_equal_inferencer(new_page, model, detector
     np.testing.assert_allclose(results[0]['bbox'], [x1, y1, x2 - x1, y2 - y1], rtol=1e-6)
     assert results[0]['bbox'] != [281, 45, 218, 346]
     np.testing.assert_allclose(np.reshape(results[0]['keypoints'], (17, 3))[:, :2],
-                               people[0]['keypoints'], rtol=0, atol=1e-4)
+                               people[0]['keypoints'], rtol=0, atol=PX_TOL)
 
     # maps of each CKHE layer: the tiny U-Net has 4 (2 per cross-attention up-block:
     # 24x32 and 48x64 cells for a 96x128 crop, whose latent is 48x64)
@@ -328,8 +339,7 @@ def test_by_name_without_training(new_page, model, shots, tmp_path):
     sample = inference_topdown(net, image_path(785))[0]  # the whole image
     expected = np.concatenate([sample.pred_instances.keypoints[0],
                                sample.pred_instances.keypoint_scores[0][:, None]], 1)
-    np.testing.assert_allclose(np.reshape(results[0]['keypoints'], (3, 3)), expected,
-                               rtol=0, atol=1e-4)
+    assert_keypoints(np.reshape(results[0]['keypoints'], (3, 3)), expected)
 
 
 def label_image(page, image_id):
