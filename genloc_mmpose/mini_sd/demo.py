@@ -17,8 +17,11 @@ the same prior and settings reuses them). The prior's model is also left as
 ``work_dirs/demo/genloc_demo.{py,pth}``, the model the browser app serves (its text
 encoder makes the app's By name tab work).
 """
+import os
 import os.path as osp
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from typing import Dict, Tuple
 
 import numpy as np
@@ -37,13 +40,20 @@ def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
     """The three runs of the module docstring: variant -> result of
     :func:`experiments.run` (with ``'title'``), plus ``'picture'``: the path of the
     predictions-and-maps picture of ``show`` test creatures."""
-    results = {}
-    for variant, title, variant_iters in VARIANTS:
-        result = experiments.run(
-            work_dir, variant, labels=None if variant_iters == 0 else labels, seed=seed,
-            iters=iters if variant_iters is None else variant_iters, sd=sd,
-            test_images=test_images)
-        results[variant] = dict(result, title=title)
+    jobs = [dict(work_dir=work_dir, variant=variant, seed=seed, sd=sd,
+                 test_images=test_images, labels=None if variant_iters == 0 else labels,
+                 iters=iters if variant_iters is None else variant_iters)
+            for variant, _, variant_iters in VARIANTS]
+    # names alone here; the two trainings side by side, each on half the cores (on 2
+    # cores 1.5x faster than one after the other with 2 threads each)
+    done = [experiments.run(**jobs[0])]
+    workers = 2 if (os.cpu_count() or 1) >= 2 else 1
+    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'),
+                             initializer=_set_threads,
+                             initargs=(max(1, (os.cpu_count() or 1) // workers), )) as pool:
+        done += list(pool.map(_run, jobs[1:]))
+    results = {variant: dict(result, title=title)
+               for (variant, title, _), result in zip(VARIANTS, done)}
     root = osp.join(work_dir, 'data')
     picture = osp.join(work_dir, 'creatures_predictions_and_maps.jpg')
     draw({results[v]['title']: (results[v]['config'], results[v]['checkpoint'])
@@ -53,6 +63,16 @@ def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
     shutil.copy(results['prior']['config'], osp.join(app_dir, 'genloc_demo.py'))
     shutil.copy(results['prior']['checkpoint'], osp.join(app_dir, 'genloc_demo.pth'))
     return results
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _run(job: dict) -> dict:
+    import genloc_mmpose  # noqa: F401 (a spawned process registers GenLoc itself)
+    return experiments.run(**job)
 
 
 def table(results: Dict[str, dict]) -> str:

@@ -74,10 +74,16 @@ def subset(root: str, source: str, name: str, labels: Optional[int] = None, seed
     ids = {im['id'] for im in images}
     out = dict(coco, images=images,
                annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
-    with open(path + '.tmp', 'w') as f:
-        json.dump(out, f)
-    os.replace(path + '.tmp', path)
+    _write_json(path, out)
     return rel
+
+
+def _write_json(path: str, data: dict) -> None:
+    """Atomically (runs in parallel processes may write the same file)."""
+    tmp = f'{path}.{os.getpid()}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
 
 
 def run_name(variant: str, labels: Optional[int], seed: int, holdout: Optional[str] = None,
@@ -179,8 +185,7 @@ def _truncate(path: str, num: int) -> None:
     ids = {im['id'] for im in coco['images'][:num]}
     coco.update(images=coco['images'][:num],
                 annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
-    with open(path, 'w') as f:
-        json.dump(coco, f)
+    _write_json(path, coco)
 
 
 def _set_iters(cfg, iters: int) -> None:
