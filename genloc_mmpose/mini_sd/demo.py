@@ -17,6 +17,7 @@ the same prior and settings reuses them). The prior's model is also left as
 ``work_dirs/demo/genloc_demo.{py,pth}``, the model the browser app serves (its text
 encoder makes the app's By name tab work).
 """
+import json
 import os
 import os.path as osp
 import shutil
@@ -92,8 +93,6 @@ def draw(models: Dict[str, Tuple[str, str]], data_root: str, num: int, out_file:
     creatures, the predicted keypoints and skeleton over the image and the fused
     correlation maps below it (MMPose's visualizer, as its image demo draws them),
     ``scale`` times enlarged; saved as ``out_file``."""
-    import json
-
     import cv2
     import mmcv
     from mmpose.apis import inference_topdown, init_model

@@ -343,7 +343,8 @@ class Trainer:
             eos_token_id=self.tokenizer.eos_token_id,
             pad_token_id=self.tokenizer.pad_token_id, **cfg['text']))
         unet = UNet2DConditionModel(**unet_config(cfg))
-        if cfg['init']:  # the same architecture (_check_init): load its weights
+        # the init's weights (same architecture: _check_init), unless a state resumes
+        if cfg['init'] and not osp.exists(osp.join(self.work_dir, 'unet_state.pt')):
             text_encoder.load_state_dict(CLIPTextModel.from_pretrained(
                 osp.join(cfg['init'], 'text_encoder')).float().state_dict())
             unet.load_state_dict(UNet2DConditionModel.from_pretrained(
