@@ -38,7 +38,10 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
     if input_size:
         args += ['--input-size', *map(str, input_size)]
     if loader:
-        args += ['--loader', '--workers', '0', '--loader-iters', '2', '--pipeline-rounds', '1']
+        args += ['--loader', '--workers', '0', '--loader-iters', '2', '--pipeline-rounds', '1',
+                 # a deferred decode: the per-core table also times decode_cache_dir
+                 '--cfg-options', 'train_dataloader.dataset.pipeline.0.reduced_decode=True',
+                 'train_dataloader.dataset.pipeline.2.type=GenLocTopdownAffine']
     proc = run_benchmark(*args)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert 'img/s' in proc.stdout  # the table
@@ -81,10 +84,12 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
         for r in per_core.values():
             assert r['crops'] >= 64 and _positive_finite(r['speedup'])
             assert r['old']['pipeline'][0] == 'GenLocLoadImage'
-            for key in ('old', 'new'):
+            for key in ('old', 'new', 'cached')[:3 if r is per_core['train'] else 2]:
                 assert _positive_finite(r[key]['crops_per_s'])
                 assert set(r[key]['transform_ms']) >= {'GenLocLoadImage', 'PackPoseInputs'}
-        assert 'loader per CPU core' in proc.stdout
+        assert _positive_finite(per_core['train']['speedup_cached'])
+        assert 'cached' not in per_core['test']  # a test pipeline decodes no deferred JPEG
+        assert 'loader per CPU core' in proc.stdout and 'new+cache' in proc.stdout
 
 
 def test_benchmark_rejects_bad_input_size():

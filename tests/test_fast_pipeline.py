@@ -14,6 +14,7 @@ margin: >= 22 dB, >= 60 dB, and the reduced crops no farther from the reference 
 MMPose's (median).
 """
 import copy
+import logging
 import os.path as osp
 import shutil
 
@@ -195,7 +196,8 @@ def test_test_pipeline_decodes_each_image_once():
         assert_same_labels(a, b)
         assert np.array_equal(a['inputs'].numpy(), b['inputs'].numpy())
     loader = new.transforms[0]
-    assert loader.stats == dict(reads=118, cache_hits=114, decodes=4)
+    assert loader.stats == dict(reads=118, cache_hits=114, decodes=4, disk_hits=0,
+                                disk_writes=0)
 
     # reduced decode (GenLocTopdownAffine), with and without the cache
     fast = copy.deepcopy(pipe)
@@ -210,6 +212,74 @@ def test_test_pipeline_decodes_each_image_once():
         assert np.array_equal(a['inputs'].numpy(), b['inputs'].numpy())
     assert cached.transforms[0].stats['decodes'] <= 2 * 4 + 1
     assert plain.transforms[0].stats['decodes'] == 125
+
+
+def test_decode_cache_dir_decodes_each_image_once_in_all_epochs(tmp_path):
+    """The AP-10K training pipeline with ``decode_cache_dir``: outputs byte-identical
+    to the pipeline without it in every epoch; the first epoch decodes and writes
+    each (image, scale) once, a later one (a new loader: another worker, epoch or
+    run) decodes nothing; a damaged file is decoded and written again; a folder
+    that cannot be written is reported once and training goes on decoding."""
+    from mmengine.logging import MMLogger
+
+    from genloc_mmpose.datasets.transforms import GenLocLoadImage
+    cfg = Config.fromfile(AP10K_CFG)
+    plain = cfg.train_dataloader.dataset.pipeline
+    cached = copy.deepcopy(plain)
+    cached[0]['decode_cache_dir'] = str(tmp_path / 'decoded')
+    samples = [(info, seed) for info in infos('ap10k') for seed in range(12)]
+
+    def epoch(pipeline):
+        """Outputs and the loader's stats of one pass over the samples."""
+        compose, outs = Compose(pipeline), []
+        for info, seed in samples:
+            np.random.seed(seed)
+            outs.append(compose(copy.deepcopy(info)))
+        return outs, compose.transforms[0].stats
+
+    expected, _ = epoch(plain)
+    used = {(info['img_path'], run_steps(plain, info, seed)[2]) for info, seed in samples}
+    assert {f for _, f in used} >= {1, 2}, used  # full and reduced decodes both kept
+
+    def check(outs):
+        for a, b in zip(expected, outs):
+            assert_same_labels(a, b)
+            assert np.array_equal(a['inputs'].numpy(), b['inputs'].numpy())
+
+    outs, stats = epoch(cached)
+    check(outs)
+    files = sorted((tmp_path / 'decoded').glob('*/*.npy'))
+    assert stats['decodes'] == stats['disk_writes'] == len(files) == len(used)
+    outs, stats = epoch(cached)  # the next epoch
+    check(outs)
+    assert stats['decodes'] == 0 and stats['disk_hits'] == len(samples)
+    assert not list((tmp_path / 'decoded').glob('*/*.tmp'))
+
+    kept = np.load(files[0])
+    files[0].write_bytes(files[0].read_bytes()[:200])  # damaged (a killed copy)
+    outs, stats = epoch(cached)
+    check(outs)
+    assert stats['decodes'] == stats['disk_writes'] == 1
+    assert np.array_equal(np.load(files[0]), kept)
+
+    (tmp_path / 'not_a_folder').write_text('')
+    blocked = copy.deepcopy(plain)
+    blocked[0]['decode_cache_dir'] = str(tmp_path / 'not_a_folder' / 'decoded')
+    logger = MMLogger.get_current_instance()
+    warnings = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        outs, stats = epoch(blocked)
+    finally:
+        logger.removeHandler(handler)
+    check(outs)
+    assert stats['disk_writes'] == 0 and stats['decodes'] == len(samples)
+    assert len(warnings) == 1 and 'cannot write to decode_cache_dir' in warnings[0]
+
+    with pytest.raises(ValueError, match='set reduced_decode=True'):
+        GenLocLoadImage(decode_cache_dir=str(tmp_path))
 
 
 def test_cache_sees_a_changed_file(tmp_path):

@@ -669,9 +669,13 @@ def bench_pipelines(cfg, args):
     """Crops/s per CPU core of the config's training pipeline (on its sample data)
     and test pipeline (on the COCO sample's 118 person detections), as configured
     ("new") and as MMPose's transforms alone run them ("old",
-    ``genloc_mmpose.datasets.transforms.mmpose_pipeline``). One process, one
-    OpenCV/torch thread; old and new alternate round by round with the same random
-    draws, so that a busy machine slows both alike: compare the ratio."""
+    ``genloc_mmpose.datasets.transforms.mmpose_pipeline``), and for a training
+    pipeline with a deferred decode also with ``decode_cache_dir`` ("cached", a
+    temporary folder filled in the warm-up round: the epochs after the first). One
+    process, one OpenCV/torch thread; the variants alternate round by round with the
+    same random draws, so that a busy machine slows all alike: compare the ratios."""
+    import tempfile
+
     import cv2
     from mmpose.registry import DATASETS
 
@@ -690,6 +694,7 @@ def bench_pipelines(cfg, args):
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     out = {}
+    tmp = tempfile.TemporaryDirectory(prefix='genloc_decode_cache_')
     try:
         for name, data, dataset, pipeline in cases:
             dataset = dict(dataset, data_prefix=dict(img=''), pipeline=[],
@@ -700,10 +705,14 @@ def bench_pipelines(cfg, args):
                 infos = DATASETS.build(dataset)
             infos = [infos.get_data_info(i) for i in range(len(infos))]
             passes = math.ceil(64 / len(infos))
-            variants = dict(old=_timed_pipeline(mmpose_pipeline(pipeline)),
-                            new=_timed_pipeline(pipeline))
-            total = dict(old=0.0, new=0.0)
-            ratios = []
+            configs = dict(old=mmpose_pipeline(pipeline), new=pipeline)
+            loader = pipeline[0] if pipeline else {}
+            if loader.get('type') == 'GenLocLoadImage' and loader.get('reduced_decode'):
+                configs['cached'] = [dict(loader, decode_cache_dir=osp.join(tmp.name, name))
+                                     ] + list(pipeline[1:])
+            variants = {key: _timed_pipeline(p) for key, p in configs.items()}
+            total = dict.fromkeys(variants, 0.0)
+            ratios = {key: [] for key in variants if key != 'old'}
             for rnd in range(max(args.pipeline_rounds, 1) + 1):  # round 0: warm-up
                 spent = {}
                 for key, compose in variants.items():
@@ -719,7 +728,8 @@ def bench_pipelines(cfg, args):
                         compose.spent.clear()
                 if rnd:
                     total = {key: total[key] + spent[key] for key in total}
-                    ratios.append(spent['old'] / spent['new'])
+                    for key in ratios:
+                        ratios[key].append(spent['old'] / spent[key])
             crops = passes * len(infos) * max(args.pipeline_rounds, 1)
             result = dict(data=data, instances=len(infos), crops=crops,
                           rounds=max(args.pipeline_rounds, 1),
@@ -730,11 +740,14 @@ def bench_pipelines(cfg, args):
                     pipeline=[t['type'] for t in (
                         mmpose_pipeline(pipeline) if key == 'old' else pipeline)],
                     transform_ms={k: 1e3 * v / crops for k, v in compose.spent.items()})
-            result['speedup'] = total['old'] / total['new']
-            result['speedup_round_median'] = statistics.median(ratios)
-            result['speedup_round_min'] = min(ratios)
+            for key in ratios:
+                suffix = '' if key == 'new' else f'_{key}'
+                result[f'speedup{suffix}'] = total['old'] / total[key]
+                result[f'speedup{suffix}_round_median'] = statistics.median(ratios[key])
+                result[f'speedup{suffix}_round_min'] = min(ratios[key])
             out[name] = result
     finally:
+        tmp.cleanup()
         cv2.setNumThreads(threads[0])
         torch.set_num_threads(threads[1])
     return out
@@ -742,16 +755,22 @@ def bench_pipelines(cfg, args):
 
 def format_pipelines(per_core):
     lines = ['loader per CPU core (crops/s, one thread; old = MMPose transforms, new = '
-             'as configured; interleaved)']
-    header = (f"{'pipeline':<10}{'data':<18}{'crops':>7}{'old':>9}{'new':>9}"
-              f"{'speedup':>9}{'(rounds: median, min)':>24}")
+             'as configured, new+cache = with decode_cache_dir after its first epoch; '
+             'interleaved)']
+    header = (f"{'pipeline':<10}{'data':<18}{'crops':>7}{'old':>9}{'variant':>11}"
+              f"{'crops/s':>9}{'speedup':>9}{'(rounds: median, min)':>24}")
     lines += [header, '-' * len(header)]
     for name, r in per_core.items():
-        lines.append(
-            f"{name:<10}{r['data']:<18}{r['crops']:>7}{r['old']['crops_per_s']:>9.1f}"
-            f"{r['new']['crops_per_s']:>9.1f}{r['speedup']:>8.2f}x"
-            f"{r['speedup_round_median']:>15.2f}x, {r['speedup_round_min']:.2f}x")
-        for key in ('old', 'new'):
+        lead = (f"{name:<10}{r['data']:<18}{r['crops']:>7}"
+                f"{r['old']['crops_per_s']:>9.1f}")
+        for key, label in (('new', 'new'), ('cached', 'new+cache')):
+            if key in r:
+                speedup = 'speedup' + ('' if key == 'new' else f'_{key}')
+                lines.append(f"{lead}{label:>11}{r[key]['crops_per_s']:>9.1f}"
+                             f"{r[speedup]:>8.2f}x{r[speedup + '_round_median']:>15.2f}x, "
+                             f"{r[speedup + '_round_min']:.2f}x")
+                lead = ' ' * len(lead)
+        for key in [k for k in ('old', 'new', 'cached') if k in r]:
             parts = ', '.join(f'{k} {v:.2f}' for k, v in r[key]['transform_ms'].items())
             lines.append(f'    {key} ms/crop: {parts}')
     return '\n'.join(lines)
@@ -968,7 +987,9 @@ def format_suite(out_dir, record):
             rows.append(_row(
                 step['name'], f'{name} pipeline, 1 core', *[None] * 6,
                 f"{r['old']['crops_per_s']:.1f} → {r['new']['crops_per_s']:.1f}", None,
-                None, None, f"{r['speedup']:.2f}x crops/s, old → new ({r['data']})"))
+                None, None, f"{r['speedup']:.2f}x crops/s, old → new ({r['data']})"
+                + (f"; with decode_cache_dir {r['cached']['crops_per_s']:.1f}/s, "
+                   f"{r['speedup_cached']:.2f}x" if 'cached' in r else '')))
     env = env or {}
     numeric = ('batch', 'K', 'images/s', 'ms/iter', 'peak GiB', 'first iter s')
     title = '# GenLoc GPU benchmark suite'

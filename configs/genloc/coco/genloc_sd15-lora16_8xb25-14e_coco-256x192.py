@@ -22,7 +22,9 @@ model = dict(
     head=dict(decoder=codec))
 
 train_pipeline = [
-    dict(type='GenLocLoadImage', reduced_decode=True),  # decode at the crop's scale
+    # decode at the crop's scale; decode_cache_dir='data/coco/decoded/' keeps the decodes
+    # for the later epochs (~2x faster again, costs disk: docs/benchmarks.md)
+    dict(type='GenLocLoadImage', reduced_decode=True, decode_cache_dir=None),
     dict(type='GetBBoxCenterScale'),
     dict(type='GenLocRandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
