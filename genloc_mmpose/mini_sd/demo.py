@@ -45,14 +45,19 @@ def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
                  test_images=test_images, labels=None if variant_iters == 0 else labels,
                  iters=iters if variant_iters is None else variant_iters)
             for variant, _, variant_iters in VARIANTS]
-    # names alone here; the two trainings side by side, each on half the cores (on 2
-    # cores 1.5x faster than one after the other with 2 threads each)
-    done = [experiments.run(**jobs[0])]
+    # the two trainings side by side, each on half the cores (on 2 cores 1.5x faster
+    # than one after the other with 2 threads each). The new processes start first and
+    # import GenLoc while the data is written here (once: no two processes write it);
+    # names alone runs here while they train.
     workers = 2 if (os.cpu_count() or 1) >= 2 else 1
+    threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=get_context('spawn'),
-                             initializer=_set_threads,
-                             initargs=(max(1, (os.cpu_count() or 1) // workers), )) as pool:
-        done += list(pool.map(_run, jobs[1:]))
+                             initializer=_start_worker, initargs=(threads, )) as pool:
+        for _ in range(workers):  # a process is started per task that finds none idle
+            pool.submit(int)
+        experiments.prepare_data(osp.join(work_dir, 'data'))
+        trainings = [pool.submit(experiments.run, **job) for job in jobs[1:]]
+        done = [_run_here(jobs[0], threads)] + [job.result() for job in trainings]
     results = {variant: dict(result, title=title)
                for (variant, title, _), result in zip(VARIANTS, done)}
     root = osp.join(work_dir, 'data')
@@ -66,14 +71,23 @@ def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
     return results
 
 
-def _set_threads(threads: int) -> None:
+def _start_worker(threads: int) -> None:
+    """A spawned process: ``threads`` torch threads, GenLoc registered."""
     import torch
+
+    import genloc_mmpose  # noqa: F401
     torch.set_num_threads(threads)
 
 
-def _run(job: dict) -> dict:
-    import genloc_mmpose  # noqa: F401 (a spawned process registers GenLoc itself)
-    return experiments.run(**job)
+def _run_here(job: dict, threads: int) -> dict:
+    """:func:`experiments.run` in this process with ``threads`` torch threads."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return experiments.run(**job)
+    finally:
+        torch.set_num_threads(before)
 
 
 def table(results: Dict[str, dict]) -> str:
