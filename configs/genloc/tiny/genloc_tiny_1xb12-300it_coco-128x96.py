@@ -1,5 +1,6 @@
 # A tiny random-weight GenLoc (no Stable Diffusion weights needed) that trains on
-# the CPU in minutes: the demo (`make demo`) and the end-to-end tests use it.
+# the CPU in minutes: the end-to-end tests, `tools/new_keypoints.py --arch tiny` and
+# the browser app's Teach tab use it.
 # Same modules and chain as the SD-1.5 configs (VAE encoder, U-Net, CKHE, HEL, codec,
 # back-projection, CocoMetric); only the U-Net/VAE are small and random. What differs,
 # and why (an overfit of 12 instances with no generative prior):

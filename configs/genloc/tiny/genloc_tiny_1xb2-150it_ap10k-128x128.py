@@ -1,4 +1,4 @@
-# The tiny random-weight GenLoc on the AP-10K sample (2 animals): demo and tests.
+# The tiny random-weight GenLoc on the AP-10K sample (2 animals): the tests.
 # Same setup as the COCO one (see there for what differs from the SD-1.5 configs).
 _base_ = ['./genloc_tiny_1xb12-300it_coco-128x96.py']
 
