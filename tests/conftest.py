@@ -60,8 +60,10 @@ def coco_ckpt(tmp_path_factory):
     trained model): (work_dir, checkpoint)."""
     from test_e2e import COCO, COCO_CFG, data_options, run_tool
     work_dir = str(tmp_path_factory.mktemp('coco'))
+    # a guard against a hang, not a speed limit: 6.5 min on 2 quiet cores, 12 min with
+    # another job beside it, and over 15 (the default guard) on a busy machine
     run_tool('tools/train.py', COCO_CFG, '--work-dir', work_dir, '--cfg-options',
-             *data_options(COCO))
+             *data_options(COCO), timeout=2400)
     ckpt = osp.join(work_dir, 'iter_300.pth')
     assert osp.isfile(ckpt)
     return work_dir, ckpt
