@@ -255,12 +255,13 @@ def test_decode_cache_dir_decodes_each_image_once_in_all_epochs(tmp_path):
     assert stats['decodes'] == 0 and stats['disk_hits'] == len(samples)
     assert not list((tmp_path / 'decoded').glob('*/*.tmp'))
 
-    kept = np.load(files[0])
+    kept = [np.load(f) for f in files[:2]]
     files[0].write_bytes(files[0].read_bytes()[:200])  # damaged (a killed copy)
+    files[1].write_bytes(b'')  # emptied
     outs, stats = epoch(cached)
     check(outs)
-    assert stats['decodes'] == stats['disk_writes'] == 1
-    assert np.array_equal(np.load(files[0]), kept)
+    assert stats['decodes'] == stats['disk_writes'] == 2
+    assert all(np.array_equal(np.load(f), k) for f, k in zip(files, kept))
 
     (tmp_path / 'not_a_folder').write_text('')
     blocked = copy.deepcopy(plain)

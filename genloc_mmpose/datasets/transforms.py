@@ -276,8 +276,9 @@ class GenLocLoadImage(LoadImage):
         if img is None:
             height, width = image.shape[:2]
             expected = (math.ceil(height / factor), math.ceil(width / factor), 3)
-            stored = self._stored_decode(image.data, factor) \
+            stored_path = self._stored_path(image.data, factor) \
                 if self.decode_cache_dir is not None else None
+            stored = self._stored_decode(stored_path) if stored_path else None
             if stored is not None and stored.shape == expected and stored.dtype == np.uint8:
                 self.stats['disk_hits'] += 1
                 img = stored
@@ -287,31 +288,32 @@ class GenLocLoadImage(LoadImage):
                     raise UnreadableImageError(
                         f'decoding {image.path} at 1/{factor} gave {img.shape}, not '
                         f'{expected} as its JPEG header says')
-                if self.decode_cache_dir is not None:
-                    self._store_decode(image.data, factor, img)
+                if stored_path:
+                    self._store_decode(stored_path, img)
                 img.flags.writeable = False  # shared by the boxes of the image
             entry['decodes'][factor] = img
         return img
 
     def _stored_path(self, data: bytes, factor: int) -> str:
+        """``decode_cache_dir/ab/abcd...-r{factor}.npy``: the SHA-1 of the file's bytes."""
         key = hashlib.sha1(data).hexdigest()
         return osp.join(self.decode_cache_dir, key[:2], f'{key}-r{factor}.npy')
 
-    def _stored_decode(self, data: bytes, factor: int) -> Optional[np.ndarray]:
-        """The decode kept in ``decode_cache_dir``; None if absent or unreadable
-        (then decoded and written again)."""
+    @staticmethod
+    def _stored_decode(path: str) -> Optional[np.ndarray]:
+        """The decode kept at ``path``; None if absent or unreadable (then decoded
+        and written again)."""
         try:
-            return np.load(self._stored_path(data, factor), mmap_mode='r')
-        except (OSError, ValueError):
+            return np.load(path, mmap_mode='r')
+        except (OSError, ValueError, EOFError):  # EOFError: an empty file
             return None
 
-    def _store_decode(self, data: bytes, factor: int, img: np.ndarray) -> None:
-        """Write ``img`` under its final name in one rename (workers and runs may
-        write the same decode at once: the same bytes); if writing fails, warn
-        once and go on decoding without the disk cache."""
+    def _store_decode(self, path: str, img: np.ndarray) -> None:
+        """Write ``img`` to ``path`` in one rename (workers and runs may write the
+        same decode at once: the same bytes); if writing fails, warn once and go on
+        decoding without the disk cache."""
         if not self._cache_writes:
             return
-        path = self._stored_path(data, factor)
         tmp = f'{path}.{os.getpid()}.tmp'
         try:
             os.makedirs(osp.dirname(path), exist_ok=True)
