@@ -94,8 +94,10 @@ def fix_pose2d_inferencer_bboxes():
             Pose2DInferencer.preprocess_single)
 
 
-def _atomic_write(filepath, data, mode: str) -> None:
-    """Write ``data`` to a temporary file beside ``filepath``, sync, rename."""
+def atomic_write(filepath, data, mode: str) -> None:
+    """Write ``data`` to a temporary file beside ``filepath``, sync, rename: never a
+    half-written file, and processes writing the same file at once do not collide
+    (also used outside the checkpoint patches: mini-SD runs, the decode cache)."""
     filepath = str(filepath)
     os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
     tmp = f'{filepath}.tmp{os.getpid()}'
@@ -112,12 +114,12 @@ def _atomic_write(filepath, data, mode: str) -> None:
 
 def _put(self, obj: bytes, filepath) -> None:
     """``LocalBackend.put``, atomically."""
-    _atomic_write(filepath, obj, 'wb')
+    atomic_write(filepath, obj, 'wb')
 
 
 def _put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
     """``LocalBackend.put_text``, atomically."""
-    _atomic_write(filepath, obj.encode(encoding), 'wb')
+    atomic_write(filepath, obj.encode(encoding), 'wb')
 
 
 def _save_checkpoint_with_step(self, runner, step, meta):
@@ -142,7 +144,7 @@ def _save_checkpoint_with_step(self, runner, step, meta):
         backend_args=self.backend_args, **self.args)
     if not is_main_process():
         return
-    _atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt.encode(), 'wb')
+    atomic_write(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt.encode(), 'wb')
     if outdated is not None:
         path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
         if self.file_backend.isfile(path):

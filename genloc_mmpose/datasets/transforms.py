@@ -15,8 +15,8 @@ keeps every reduced decode on disk, so that training decodes each image once in
 all its epochs.
 """
 import hashlib
+import io
 import math
-import os
 import os.path as osp
 from collections import OrderedDict
 from typing import Optional
@@ -28,6 +28,8 @@ from mmengine.logging import print_log
 from mmpose.datasets.transforms import LoadImage, RandomFlip, TopdownAffine
 from mmpose.registry import TRANSFORMS
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
+
+from ..compat import atomic_write
 
 ON_UNREADABLE = ('raise', 'skip')
 # JPEG DCT scaling that OpenCV (libjpeg-turbo) offers, as 1/r
@@ -314,17 +316,13 @@ class GenLocLoadImage(LoadImage):
         decoding without the disk cache."""
         if not self._cache_writes:
             return
-        tmp = f'{path}.{os.getpid()}.tmp'
+        data = io.BytesIO()
+        np.save(data, img)
         try:
-            os.makedirs(osp.dirname(path), exist_ok=True)
-            with open(tmp, 'wb') as f:
-                np.save(f, img)
-            os.replace(tmp, path)
+            atomic_write(path, data.getvalue(), 'wb')
             self.stats['disk_writes'] += 1
         except OSError as err:
             self._cache_writes = False
-            if osp.exists(tmp):
-                os.remove(tmp)
             print_log(f'GenLocLoadImage: cannot write to decode_cache_dir '
                       f'{self.decode_cache_dir!r} ({err}); decoding without it from now on. '
                       'Free disk space or point decode_cache_dir at a writable folder.',

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..compat import atomic_write
 from . import world
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -74,16 +75,8 @@ def subset(root: str, source: str, name: str, labels: Optional[int] = None, seed
     ids = {im['id'] for im in images}
     out = dict(coco, images=images,
                annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
-    _write_json(path, out)
+    atomic_write(path, json.dumps(out), 'w')
     return rel
-
-
-def _write_json(path: str, data: dict) -> None:
-    """Atomically (runs in parallel processes may write the same file)."""
-    tmp = f'{path}.{os.getpid()}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
 
 
 def run_name(variant: str, labels: Optional[int], seed: int, holdout: Optional[str] = None,
@@ -185,7 +178,7 @@ def _truncate(path: str, num: int) -> None:
     ids = {im['id'] for im in coco['images'][:num]}
     coco.update(images=coco['images'][:num],
                 annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
-    _write_json(path, coco)
+    atomic_write(path, json.dumps(coco), 'w')
 
 
 def _set_iters(cfg, iters: int) -> None:
