@@ -28,6 +28,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..compat import atomic_write
+
 KEYPOINTS = ('left_eye', 'right_eye', 'nose', 'neck', 'tail_base', 'tail_tip',
              'left_shoulder', 'left_elbow', 'left_front_paw',
              'right_shoulder', 'right_elbow', 'right_front_paw',
@@ -522,7 +524,5 @@ def write_coco(out_dir: str, split: str, num: int, seed: int = 0, size: int = 64
                          skeleton=[[KEYPOINTS.index(a) + 1, KEYPOINTS.index(b) + 1]
                                    for a, b in SKELETON])])
     path = osp.join(out_dir, 'annotations', f'{name or "creatures_" + split}.json')
-    with open(path + '.tmp', 'w') as f:
-        json.dump(coco, f)
-    os.replace(path + '.tmp', path)
+    atomic_write(path, json.dumps(coco), 'w')
     return path
