@@ -14,7 +14,7 @@ OLD_TESTS := tests/test_backbone.py tests/test_ckhe.py tests/test_codec_head.py 
 	tests/test_install.py::test_user_config_inherits_shipped_config \
 	tests/test_install.py::test_detector_ops_of_cuda_tensors_run_through_torchvision
 
-.PHONY: env env-old demo test test-old
+.PHONY: env env-old demo test test-quick test-old
 
 env:
 	@bash tools/setup_env.sh
@@ -26,7 +26,11 @@ demo: env
 	$(PY) tools/demo.py
 
 test: env
-	$(PY) -m pytest -q --durations=15 tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
+
+# the edit-test loop: everything but the tests marked slow (pytest.ini)
+test-quick: env
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not slow" tests
 
 test-old: env-old
 	$(OLD_PY) -m pytest -q $(OLD_TESTS)

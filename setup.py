@@ -4,10 +4,12 @@ Dependencies are lower bounds only, so pip keeps the torch, mmcv, mmengine, mmde
 mmpose a user has (README "Install into your MMPose environment"); the oldest versions
 are the tested old stack, requirements/old-stack.txt.
 
-The configs and tools ship in OpenMMLab's layout, ``genloc_mmpose/.mim/{configs,tools,
-model-index.yml}`` (as mmpose's own ``.mim``), for ``genloc_mmpose::`` config paths and
-``mim train/test genloc_mmpose``: copied into the built package for a wheel (the
-source tree is left alone), symlinked into the source package for an editable install.
+The configs, tools and the demo's files (the miniature SD, example images) ship in
+OpenMMLab's layout, ``genloc_mmpose/.mim/{configs,tools,demo,model-index.yml}`` (as
+mmpose's own ``.mim``), for ``genloc_mmpose::`` config paths, ``mim train/test
+genloc_mmpose`` and the console scripts (genloc_mmpose/resources.py finds them): copied
+into the built package for a wheel (the source tree is left alone), symlinked into the
+source package for an editable install.
 """
 import os
 import os.path as osp
@@ -16,7 +18,7 @@ import shutil
 from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
-MIM_FILES = ('configs', 'tools', 'model-index.yml')
+MIM_FILES = ('configs', 'tools', 'demo', 'model-index.yml')
 IGNORED = shutil.ignore_patterns('__pycache__', '*.pyc')
 
 
@@ -59,10 +61,18 @@ setup(
     packages=find_packages(include=['genloc_mmpose', 'genloc_mmpose.*']),
     package_data={'genloc_mmpose': ['configs/*.json']},
     cmdclass={'build_py': BuildPyWithMim},
+    # the README's commands after a plain `pip install` (tools/*.py in a checkout)
+    entry_points={'console_scripts': [
+        'genloc-train = genloc_mmpose.launcher:train',
+        'genloc-test = genloc_mmpose.launcher:test',
+        'genloc-new-keypoints = genloc_mmpose.custom_keypoints:main',
+        'genloc-demo = genloc_mmpose.mini_sd.demo:cli',
+        'genloc-app = genloc_mmpose.app.cli:main',
+    ]},
     python_requires='>=3.9',
     # Lower bounds: the old stack (requirements/old-stack.txt), tested in .venv-old;
-    # mmcv < 2.2 is mmdet 3.x's own bound. mmdet: GenLoc's InvalidLossHook builds on
-    # its CheckInvalidLossHook.
+    # mmcv < 2.2 is mmdet 3.x's own bound. mmdet: person detectors for top-down
+    # inference (MMPoseInferencer, the app's Look tab).
     install_requires=[
         'torch>=2.1', 'mmengine>=0.10.7', 'mmcv>=2.1.0,<2.2.0', 'mmdet>=3.3.0',
         'mmpose>=1.3.2', 'diffusers>=0.30.0', 'peft>=0.12.0', 'transformers>=4.44.0',

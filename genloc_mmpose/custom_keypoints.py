@@ -10,12 +10,14 @@ from the recipe), schedule, condition init and evaluation (``use_area=False`` wh
 annotations lack ``area``: OKS then scales with 0.53 x box area, the rule MMPose uses
 for such annotations).
 """
+import argparse
 import json
 import math
 import os
 import os.path as osp
 import random
 import re
+import sys
 from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -25,20 +27,19 @@ from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_coco_keypoints, ch
                                          load_json, metainfo_from_coco, parse_flip_pairs)
 from .datasets.lab_formats import label_format, read_dlc_project, read_slp, write_frames
 from .models.text_conditions import ENCODER_FOLDERS
+from .resources import config_file
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIGS = osp.join(REPO, 'configs', 'genloc')
 # recipe: base config, default input size (W, H), multiple the input size must be
 # (VAE x U-Net downsampling), default schedule in training iterations
 ARCHS = dict(
     sd15=dict(
-        base=osp.join(CONFIGS, 'custom', '_base_', 'genloc_sd15-lora16_custom.py'),
+        base=config_file('genloc', 'custom', '_base_', 'genloc_sd15-lora16_custom.py'),
         name='genloc_sd15-lora16', input_size=(256, 256), size_divisor=64,
         # the few-shot configs' rule: ~800 optimizer steps (of 8 accumulated
         # iterations of batch 25), whatever the data size
         iters=800 * 8, schedule='about 800 optimizer steps, as the few-shot configs'),
     tiny=dict(
-        base=osp.join(CONFIGS, 'tiny', 'genloc_tiny_1xb12-300it_coco-128x96.py'),
+        base=config_file('genloc', 'tiny', 'genloc_tiny_1xb6-300it_coco-128x96.py'),
         name='genloc_tiny', input_size=(128, 128), size_divisor=8,
         iters=300, schedule='about 300 iterations, as the tiny demo'))
 
@@ -51,10 +52,10 @@ class Ref(str):
 
 
 def _rel(path: str) -> str:
-    """``path`` relative to the repository root if inside it (configs are run from
-    there), else absolute."""
+    """``path`` relative to the working directory if inside it (the configs are run
+    from there), else absolute."""
     path = osp.abspath(path)
-    rel = osp.relpath(path, REPO)
+    rel = osp.relpath(path)
     return path if rel.startswith('..') else rel
 
 
@@ -267,7 +268,10 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
 def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, text,
                  object_name, epochs, iters_per_epoch, use_area, config_dir) -> str:
     """Python source of the generated config."""
-    inside = not osp.relpath(osp.abspath(config_dir), REPO).startswith('..')
+    # relative where the config and its recipe are both under the working directory
+    # (a checkout), else the recipe's absolute path (an installed package)
+    inside = not any(osp.relpath(osp.abspath(p)).startswith('..')
+                     for p in (config_dir, recipe['base']))
     base_path = osp.relpath(recipe['base'], osp.abspath(config_dir)) if inside \
         else recipe['base']
     sets = dict(sets, test=sets.get('test', sets['val']))
@@ -332,3 +336,67 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
     lines.append('')
     lines += [f'{key} = {format_py(value)}' for key, value in parts.items()]
     return '\n'.join(lines) + '\n'
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """``genloc-new-keypoints NAME --train LABELS ...`` (``tools/new_keypoints.py``):
+    writes the config, prints the report, the commands and, last, the config's path."""
+    parser = argparse.ArgumentParser(
+        prog='genloc-new-keypoints', description='A GenLoc config for your own keypoints '
+        'from COCO-keypoints exports, a DeepLabCut project or a SLEAP file '
+        '(docs/custom_keypoints.md); the last line of stdout is the config\'s path.')
+    parser.add_argument('name', help='name of the keypoint set (dataset and file names)')
+    labels = 'COCO-keypoints .json, DeepLabCut project (folder or config.yaml) or SLEAP .slp'
+    parser.add_argument('--train', required=True, help=f'labels to train on: {labels}')
+    parser.add_argument('--val', help='labels to validate on (default: --val-fraction of '
+                        'the --train images, split by image)')
+    parser.add_argument('--test', help='labels to test on (default: --val)')
+    parser.add_argument('--img-root', help='COCO files: the folder that '
+                        'images[].file_name is relative to')
+    parser.add_argument('--val-fraction', type=float, default=0.2,
+                        help='without --val: the share of the --train images to validate on')
+    parser.add_argument('--seed', type=int, default=0, help='seed of that split')
+    parser.add_argument('--box-margin', type=float, default=0.1,
+                        help='DeepLabCut / SLEAP: boxes are the labelled points\' box grown '
+                        'by this share of its longer side on each side')
+    parser.add_argument('--data-dir', help='where DeepLabCut / SLEAP labels and split sets '
+                        'are written as COCO (default: work_dirs/<config name>/data)')
+    parser.add_argument('--arch', default='sd15', choices=list(ARCHS),
+                        help='sd15: the SD-1.5 recipe; tiny: a random-weight CPU model '
+                        '(a dry run of the whole chain in minutes)')
+    parser.add_argument('--weights', default='checkpoints/stable-diffusion-v1-5',
+                        help='local Stable Diffusion weights (sd15)')
+    parser.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'))
+    parser.add_argument('--epochs', type=int, help='default: see docs/custom_keypoints.md')
+    parser.add_argument('--flip-pairs', help='"a:b,c:d" keypoint names ("" for none); '
+                        "default: a SLEAP skeleton's symmetries, else inferred from the "
+                        'names')
+    parser.add_argument('--sigma', type=float, default=DEFAULT_SIGMA,
+                        help='OKS sigma of every keypoint')
+    parser.add_argument('--category', help='the category whose keypoints to use, when '
+                        'the export holds several keypoint lists')
+    parser.add_argument('--object', help='object name in the text prompts (default: the '
+                        'COCO category name; DeepLabCut / SLEAP: NAME)')
+    parser.add_argument('--out-dir', default='configs/custom')
+    args = parser.parse_args(argv)
+    try:
+        config, report = new_keypoint_config(
+            args.name, args.train, args.val, args.img_root, test=args.test, arch=args.arch,
+            weights=args.weights, input_size=args.input_size, epochs=args.epochs,
+            flip_pairs=args.flip_pairs, sigma=args.sigma, out_dir=args.out_dir,
+            category=args.category, object_name=args.object,
+            val_fraction=args.val_fraction, seed=args.seed, box_margin=args.box_margin,
+            data_dir=args.data_dir)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'genloc-new-keypoints: error: {err}')
+    work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+    ckpt = osp.join(work_dir, 'last_checkpoint')
+    print('\n'.join(report))
+    print(f'\nTrain, test (the checkpoint named in {ckpt}), infer:')
+    print(f'  genloc-train {config}')
+    print(f'  genloc-test {config} $(cat {ckpt})')
+    print(f'  python -c "import genloc_mmpose; from mmpose.apis import MMPoseInferencer; '
+          f"next(MMPoseInferencer(pose2d='{config}', pose2d_weights='$(cat {ckpt})', "
+          f"det_model='whole_image')('IMAGE.jpg', vis_out_dir='vis'))\"")
+    print(config)
+

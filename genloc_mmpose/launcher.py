@@ -1,7 +1,10 @@
-"""Run one of MMPose's own tools (``mmpose/.mim/tools/*.py``) with GenLoc registered."""
+"""Run one of MMPose's own tools (``mmpose/.mim/tools/*.py``) with GenLoc registered:
+``genloc-train`` / ``genloc-test`` (console scripts), ``python -m genloc_mmpose.launcher
+train.py CONFIG ...``, and this repository's ``tools/train.py`` / ``tools/test.py``."""
 import gc
 import os.path as osp
 import runpy
+import sys
 
 import mmpose
 import torch
@@ -37,3 +40,17 @@ def run_mmpose_tool(name: str) -> None:
                        run_name='__main__')
     finally:
         destroy_process_group()
+
+
+def train() -> None:
+    """``genloc-train CONFIG [--work-dir DIR] [--resume] [--cfg-options ...]``."""
+    run_mmpose_tool('train.py')
+
+
+def test() -> None:
+    """``genloc-test CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...]``."""
+    run_mmpose_tool('test.py')
+
+
+if __name__ == '__main__':  # python -m genloc_mmpose.launcher train.py|test.py ARGS
+    run_mmpose_tool(sys.argv.pop(1))

@@ -1,13 +1,45 @@
 import copy
+import glob
+import json
+import os
 import os.path as osp
+import pathlib
+import subprocess
+import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
+# `make test` runs the suite on pytest-xdist workers, one per core (-n 2 --dist
+# loadfile), each with one thread (two OpenMP threads per worker on two cores spin
+# against each other); a run without xdist keeps torch's default and gives tools 2
+# threads.
+XDIST = bool(os.environ.get('PYTEST_XDIST_WORKER'))
+THREADS = '1' if XDIST else '2'
+if XDIST:
+    torch.set_num_threads(1)
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED_DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
-TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb12-300it_coco-128x96.py')
+TEST_DATA = osp.join(REPO, 'tests', 'data')
+TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb6-300it_coco-128x96.py')
+
+
+def shared_once(tmp_path_factory, name, build):
+    """``build(folder)`` once per test run, its JSON-able result shared by every
+    pytest-xdist worker (pytest-xdist's documented recipe: a file lock in the
+    workers' common temporary folder; a worker that needs it while another builds
+    it waits). Without xdist, a plain call."""
+    if not XDIST:
+        return build(tmp_path_factory.mktemp(name))
+    from filelock import FileLock
+    root = tmp_path_factory.getbasetemp().parent
+    done = root / f'{name}.json'
+    with FileLock(str(root / f'{name}.lock')):
+        if not done.is_file():
+            folder = root / name
+            folder.mkdir()
+            done.write_text(json.dumps(build(folder)))
+        return json.loads(done.read_text())
 
 
 @pytest.fixture(scope='session')
@@ -55,15 +87,82 @@ def sd_folder(tmp_path_factory, tiny_cfg):
 
 @pytest.fixture(scope='session')
 def coco_ckpt(tmp_path_factory):
-    """The tiny COCO config trained on the COCO sample by tools/train.py (300
-    iterations; the overfit of tests/test_e2e.py, shared by the tests that need a
-    trained model): (work_dir, checkpoint)."""
-    from test_e2e import COCO, COCO_CFG, data_options, run_tool
-    work_dir = str(tmp_path_factory.mktemp('coco'))
-    # a guard against a hang, not a speed limit: 6.5 min on 2 quiet cores, 12 min with
-    # another job beside it, and over 15 (the default guard) on a busy machine
-    run_tool('tools/train.py', COCO_CFG, '--work-dir', work_dir, '--cfg-options',
-             *data_options(COCO), timeout=2400)
-    ckpt = osp.join(work_dir, 'iter_300.pth')
-    assert osp.isfile(ckpt)
-    return work_dir, ckpt
+    """The tiny COCO config trained on the COCO sample (300 iterations, in this
+    process with MMEngine's Runner, as tools/train.py would; the overfit of
+    tests/test_e2e.py, shared by the tests that need a trained model):
+    (work_dir, checkpoint)."""
+
+    def train(folder):
+        from mmengine.runner import Runner
+
+        import genloc_mmpose  # noqa: F401
+        from test_e2e import COCO, data_options
+        cfg = Config.fromfile(TINY_CONFIG)
+        cfg.merge_from_dict(dict(option.split('=', 1) for option in data_options(COCO)))
+        cfg.work_dir = str(folder)
+        Runner.from_cfg(cfg).train()
+        ckpt = osp.join(cfg.work_dir, 'iter_300.pth')
+        assert osp.isfile(ckpt)
+        return cfg.work_dir, ckpt
+
+    return tuple(shared_once(tmp_path_factory, 'coco', train))
+
+
+def run_python(*args, cwd, site=None, timeout=900, script=False):
+    """``python ARGS`` (``script``: ARGS[0] is a console script in the install's bin/)
+    in ``cwd`` with only the install ``site`` on PYTHONPATH."""
+    env = dict(os.environ, OMP_NUM_THREADS=THREADS, PYTHONUNBUFFERED='1')
+    if site:
+        env['PYTHONPATH'] = str(site)
+    cmd = [str(site / 'bin' / args[0]), *args[1:]] if script else [sys.executable, *args]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+@pytest.fixture(scope='session')
+def wheel(tmp_path_factory):
+    """The wheel pip builds from the checkout's sdist."""
+
+    def build(out):
+        run_python('-c', 'from setuptools import build_meta; '
+                   f'build_meta.build_sdist({str(out)!r})', cwd=REPO)
+        sdist, = glob.glob(str(out / '*.tar.gz'))
+        run_python('-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w',
+                   str(out), sdist, cwd=out)
+        path, = glob.glob(str(out / '*.whl'))
+        return path
+
+    return shared_once(tmp_path_factory, 'dist', build)
+
+
+@pytest.fixture(scope='session')
+def site(wheel, tmp_path_factory):
+    """A throw-away install of the wheel (no dependencies), and a folder outside the
+    repository to run from: (site, cwd)."""
+
+    def install(target):
+        run_python('-m', 'pip', 'install', '-q', '--no-deps', '--no-index', '--target',
+                   str(target), wheel, cwd=target)
+        return str(target)
+
+    target = pathlib.Path(shared_once(tmp_path_factory, 'site', install))
+    return target, tmp_path_factory.mktemp('elsewhere')
+
+
+@pytest.fixture(scope='session')
+def installed_demo(site, tmp_path_factory):
+    """``genloc-demo`` from the wheel, in a folder of the user's, at a token budget
+    (4 labels, 2 iterations, 6 test creatures: the chain, not the numbers; the
+    README's numbers come from `make demo`): (folder, its stdout + stderr)."""
+    target, _ = site
+
+    def demo(cwd):
+        out = run_python('genloc-demo', '--labels', '4', '--iters', '2', '--test-images',
+                         '6', cwd=cwd, site=target, script=True, timeout=1200)
+        return str(cwd), out.stdout + out.stderr
+
+    cwd, log = shared_once(tmp_path_factory, 'demo_user', demo)
+    return pathlib.Path(cwd), log

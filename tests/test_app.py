@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_DATA, TINY_CONFIG
+from conftest import REPO, TEST_DATA, TINY_CONFIG
 
-COCO = osp.join(SHARED_DATA, 'coco')
+COCO = osp.join(TEST_DATA, 'coco')
 CHROMIUM = '/usr/bin/chromium'
 # the network here refuses Chromium's own background connections: keep them off
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -473,8 +473,8 @@ def test_bad_uploads_and_sessions_apart(new_page, tmp_path):
 def test_cli_without_demo_model(monkeypatch, tmp_path):
     from genloc_mmpose.app import cli
     monkeypatch.setattr(cli, 'DEMO_CONFIG', str(tmp_path / 'genloc_demo.py'))
-    with pytest.raises(FileNotFoundError, match='genloc_demo.py.* missing.*: run `make '
-                       'demo` first, or pass CONFIG CHECKPOINT'):
+    with pytest.raises(FileNotFoundError, match='genloc_demo.py.* missing.*: run `genloc-demo` '
+                       r'\(`make demo` in a checkout\) first, or pass CONFIG CHECKPOINT'):
         cli.resolve_model(None, None)
     resolve_model = cli.resolve_model
     with pytest.raises(ValueError, match='without CHECKPOINT'):
@@ -499,7 +499,7 @@ def test_train_job_failure_and_cancel(tmp_path, monkeypatch):
                     'if "fail" in sys.argv[3]:\n'
                     '    sys.exit("Traceback ...\\nRuntimeError: the loss is NaN")\n'
                     'time.sleep(60)\n')
-    monkeypatch.setattr(teach, 'TRAIN_TOOL', str(tool))
+    monkeypatch.setattr(teach, 'TRAIN_COMMAND', [sys.executable, str(tool)])
     failing = teach.TrainJob(labels, str(tmp_path / 'fail'), epochs=1)
     failing.proc.wait(60)
     assert failing.state == 'failed' and failing.checkpoint() is None

@@ -1,25 +1,22 @@
-"""The README's demo (tools/demo.py, genloc_mmpose/mini_sd/demo.py) on the shipped
-miniature SD, shortened (2 iterations, 4 labelled and 6 test creatures): the runs it
+"""The README's demo (``genloc-demo``, ``make demo``; genloc_mmpose/mini_sd/demo.py) on
+the shipped miniature SD, run from the wheel in a user's folder (conftest's
+``installed_demo``: 2 iterations, 4 labelled and 6 test creatures): the runs it
 prints are what they say they are, and what it leaves behind loads."""
 import os.path as osp
-import subprocess
-import sys
 
 import cv2
 import pytest
 
-from conftest import REPO
+
+@pytest.fixture(scope='module')
+def demo_run(installed_demo):
+    cwd, log = installed_demo
+    return cwd / 'work_dirs' / 'demo' / 'creatures', log
 
 
 @pytest.fixture(scope='module')
-def demo_run(tmp_path_factory):
-    work_dir = tmp_path_factory.mktemp('demo') / 'creatures'
-    proc = subprocess.run(
-        [sys.executable, 'tools/demo.py', '--work-dir', str(work_dir), '--labels', '4',
-         '--iters', '2', '--test-images', '6'], cwd=REPO, capture_output=True, text=True,
-        timeout=900, env=dict(__import__('os').environ, OMP_NUM_THREADS='2'))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return work_dir, proc.stdout + proc.stderr
+def mini_sd(site):
+    return str(site[0] / 'genloc_mmpose' / '.mim' / 'demo' / 'mini-sd')
 
 
 def test_demo_prints_each_runs_held_out_numbers(demo_run):
@@ -43,20 +40,20 @@ def test_demo_prints_each_runs_held_out_numbers(demo_run):
     assert 'tested on 6 held-out creatures' in log
 
 
-def test_demo_compares_the_prior_with_random_weights_of_one_architecture(demo_run):
-    """The prior's run loads demo/mini-sd; the other the same U-Net and VAE configs
-    with no weights: their frozen U-Nets are the same shapes, not the same values."""
+def test_demo_compares_the_prior_with_random_weights_of_one_architecture(demo_run, mini_sd):
+    """The prior's run loads demo/mini-sd (in the package); the other the same U-Net
+    and VAE configs with no weights: their frozen U-Nets are the same shapes, not the
+    same values."""
     from mmengine.config import Config
     work_dir, _ = demo_run
     prior = Config.fromfile(next((work_dir / 'prior_4shot_2it_test6_seed0').glob('*.py')))
     none = Config.fromfile(next((work_dir / 'no-prior_4shot_2it_test6_seed0').glob('*.py')))
-    assert osp.realpath(prior.model.backbone.pretrained) == osp.join(REPO, 'demo', 'mini-sd')
+    assert osp.samefile(prior.model.backbone.pretrained, mini_sd)
     assert none.model.backbone.pretrained is None
-    assert none.model.backbone.unet_cfg == osp.join(REPO, 'demo', 'mini-sd', 'unet',
-                                                    'config.json')
+    assert osp.samefile(none.model.backbone.unet_cfg, osp.join(mini_sd, 'unet', 'config.json'))
 
 
-def test_demo_leaves_a_picture_and_the_apps_model(demo_run):
+def test_demo_leaves_a_picture_and_the_apps_model(demo_run, mini_sd):
     """The picture: a titled row per model, 4 creatures each, every one enlarged 4x
     with its correlation maps below (64 px -> 256 + 256); the prior's model is left
     as the app's, and it has the text encoder the By name tab needs."""
@@ -68,7 +65,7 @@ def test_demo_leaves_a_picture_and_the_apps_model(demo_run):
     predictor = Predictor(str(app_dir / 'genloc_demo.py'), str(app_dir / 'genloc_demo.pth'),
                           device='cpu')
     assert predictor.names[:3] == ['left_eye', 'right_eye', 'nose']
-    assert predictor.text_folder == osp.join(REPO, 'demo', 'mini-sd')
+    assert osp.samefile(predictor.text_folder, mini_sd)
     image = str(next((work_dir / 'data' / 'images').glob('*.png')))
     found = predictor.predict_by_name(['tail tip', 'nose'], 'creature', image)
     assert found.keypoints.shape[-2:] == (2, 2)

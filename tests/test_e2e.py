@@ -1,7 +1,7 @@
 """End to end in stock MMPose, through tools/train.py and tools/test.py.
 
 The tiny random-weight config is trained on the real COCO / AP-10K sample images
-(../shared/data) and evaluated on the same data: an overfit that only a consistent
+(tests/data) and evaluated on the same data: an overfit that only a consistent
 chain (pipeline, affine, codec, CKHE, HEL, decode, flip, back-projection, metric)
 can pass.
 """
@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, TEST_DATA, THREADS
 
 TINY = osp.join(REPO, 'configs', 'genloc', 'tiny')
-COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb12-300it_coco-128x96.py')
+COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb6-300it_coco-128x96.py')
 AP10K_CFG = osp.join(TINY, 'genloc_tiny_1xb2-150it_ap10k-128x128.py')
-COCO = osp.join(SHARED_DATA, 'coco') + '/'
-AP10K = osp.join(SHARED_DATA, 'ap10k') + '/'
-ENV = dict(os.environ, OMP_NUM_THREADS='2', PYTHONUNBUFFERED='1')
+COCO = osp.join(TEST_DATA, 'coco') + '/'
+AP10K = osp.join(TEST_DATA, 'ap10k') + '/'
+ENV = dict(os.environ, OMP_NUM_THREADS=THREADS, PYTHONUNBUFFERED='1')
 
 
 def run_tool(*args, check=True, timeout=900):

@@ -25,14 +25,14 @@ from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, TEST_DATA
 
 AP10K_CFG = osp.join(REPO, 'configs/genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py')
 COCO_CFG = osp.join(REPO, 'configs/genloc/coco/genloc_sd15-lora16_8xb25-14e_coco-256x192.py')
 DATA = dict(
-    ap10k=dict(type='AP10KDataset', data_root=osp.join(SHARED_DATA, 'ap10k/'),
+    ap10k=dict(type='AP10KDataset', data_root=osp.join(TEST_DATA, 'ap10k/'),
                ann_file='test_ap10k.json', data_prefix=dict(img='')),
-    coco=dict(type='CocoDataset', data_root=osp.join(SHARED_DATA, 'coco/'),
+    coco=dict(type='CocoDataset', data_root=osp.join(TEST_DATA, 'coco/'),
               ann_file='test_coco.json', data_prefix=dict(img='')))
 REDUCED_MIN_PSNR = 22.0
 FLIP_MIN_PSNR = 60.0
@@ -291,7 +291,7 @@ def test_cache_sees_a_changed_file(tmp_path):
     loader = GenLocLoadImage(cache_images=1)
     outs = []
     for name in ('000000000785.jpg', '000000040083.jpg', '000000040083.jpg'):
-        shutil.copy(osp.join(SHARED_DATA, 'coco', name), path)
+        shutil.copy(osp.join(TEST_DATA, 'coco', name), path)
         outs.append(loader(dict(img_path=path))['img'])
     assert outs[0].shape != outs[1].shape and outs[1] is outs[2]
     assert np.array_equal(outs[1], cv2.imread(path))
@@ -308,7 +308,7 @@ def test_non_jpeg_and_rotated_jpeg_decode_in_full(tmp_path):
     from genloc_mmpose.datasets.transforms import (EncodedImage, GenLocLoadImage,
                                                    mmpose_pipeline)
     root = tmp_path / 'coco'
-    shutil.copytree(osp.join(SHARED_DATA, 'coco'), root)
+    shutil.copytree(osp.join(TEST_DATA, 'coco'), root)
     src = root / '000000000785.jpg'
     img = Image.open(src)
     img.save(root / 'rotated.jpg', exif=_exif_orientation(img, 6), quality=95)
@@ -350,7 +350,7 @@ def test_encoded_image_as_array_is_the_flipped_decode():
     from mmcv import imflip
 
     from genloc_mmpose.datasets.transforms import GenLocLoadImage
-    path = osp.join(SHARED_DATA, 'ap10k', '000000037516.jpg')
+    path = osp.join(TEST_DATA, 'ap10k', '000000037516.jpg')
     full = cv2.imread(path)
     encoded = GenLocLoadImage(reduced_decode=True)(dict(img_path=path))['img']
     assert encoded.shape == full.shape

@@ -1,7 +1,7 @@
 """AP10KSubsetDataset: few-shot image lists (Table 5) and family subsets (Table 6),
 their evaluation through CocoMetric, and the protocol configs."""
-import filecmp
 import glob
+import hashlib
 import json
 import logging
 import os.path as osp
@@ -21,7 +21,6 @@ from genloc_mmpose.datasets import AP10KSubsetDataset
 register_all_modules(init_default_scope=False)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED_DATA = osp.join(osp.dirname(REPO), 'shared', 'data')
 AP10K_CONFIGS = osp.join(REPO, 'configs', 'genloc', 'ap10k')
 EVAL_PIPELINE = [
     dict(type='LoadImage'),
@@ -223,27 +222,33 @@ def test_few_shot_evaluation_on_listed_images(tmp_path):
     assert _gt_as_prediction(metric, dataset)['coco/AP'] == pytest.approx(1.0)
 
 
-# ScarceNet lists: (file, ids, unique ids), as in ../shared/data/README.md
-FEWSHOT_LISTS = [('annotation_list_5.json', 250, 249),
-                 ('annotation_list_10.json', 500, 491),
-                 ('annotation_list_15.json', 750, 750),
-                 ('annotation_list_20.json', 1000, 1000),
-                 ('annotation_list_25.json', 1247, 1247),
-                 ('annotation_list_Bovidae.json', 755, 755)]
+# ScarceNet's lists (github chaneyddtt/ScarceNet, data/label_list/, MIT), shipped in
+# data/ap10k_fewshot unchanged but for the .json suffix: (file, ids, unique ids, SHA-256
+# of the upstream file's bytes)
+FEWSHOT_LISTS = [
+    ('annotation_list_5.json', 250, 249,
+     'a3ebb5d5445964b00895bda3b4d4682545bdc433a205e73c0be3763dd2bf874d'),
+    ('annotation_list_10.json', 500, 491,
+     '331c3c40c9df27e4d3d34d6b8b7d8f718581bdc9103dd2393d29f3b4899a1e51'),
+    ('annotation_list_15.json', 750, 750,
+     '217bd213cbca013c3f8211d76ecd0260285a05fa467e9be4c1fc41fc03b0f5c8'),
+    ('annotation_list_20.json', 1000, 1000,
+     '1cd9bbea244151eb3184b833f909a7313102a13d16988ed75378628ef890e8bf'),
+    ('annotation_list_25.json', 1247, 1247,
+     '96997181ac727cea53316fe91030abe55771de31628ff97ab2ac720d904c5ffc'),
+    ('annotation_list_Bovidae.json', 755, 755,
+     '5f7da241783d5bbb7cbff6ff7e2f74afea90b277dd7c3d5954ede92367eaf2cd')]
 
 
-@pytest.mark.parametrize('name,num_ids,num_unique', FEWSHOT_LISTS)
-def test_scarcenet_lists(name, num_ids, num_unique):
-    shared = osp.join(SHARED_DATA, 'ap10k_fewshot', name)
-    if not osp.isfile(shared):
-        pytest.skip(f'{shared} not available')
-    with open(shared) as f:
-        ids = json.load(f)
+@pytest.mark.parametrize('name,num_ids,num_unique,sha256', FEWSHOT_LISTS)
+def test_scarcenet_lists(name, num_ids, num_unique, sha256):
+    path = osp.join(REPO, 'data', 'ap10k_fewshot', name)
+    with open(path, 'rb') as f:
+        raw = f.read()
+    assert hashlib.sha256(raw).hexdigest() == sha256  # byte for byte the upstream list
+    ids = json.loads(raw)
     assert all(isinstance(i, int) for i in ids)
     assert (len(ids), len(set(ids))) == (num_ids, num_unique)
-    # the repository's copy is the same file
-    assert filecmp.cmp(shared, osp.join(REPO, 'data', 'ap10k_fewshot', name),
-                       shallow=False)
 
 
 @pytest.mark.parametrize('shots', [5, 10, 15, 20, 25])

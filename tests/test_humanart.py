@@ -11,11 +11,11 @@ from mmpose.registry import DATASETS
 from mmpose.utils import register_all_modules
 
 import genloc_mmpose.datasets  # noqa: F401  (registers HumanArtXYXYDetDataset)
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, TEST_DATA
 
 register_all_modules(init_default_scope=False)
 
-HUMANART = osp.join(SHARED_DATA, 'humanart')
+HUMANART = osp.join(TEST_DATA, 'humanart')
 ANN = osp.join(HUMANART, 'test_humanart.json')
 DET = osp.join(HUMANART, 'test_humanart_det_AP_H_56.json')
 CONFIG = osp.join(REPO, 'configs', 'genloc', 'humanart',

@@ -2,11 +2,13 @@
 MMPose environment").
 
 A wheel is built from the checkout through its sdist (as pip builds one from PyPI)
-and installed with ``--no-deps`` into a throw-away folder; the tools run from a
-folder outside the repository with only that folder on ``PYTHONPATH``: MMPose's own
-``tools/train.py`` / ``test.py`` / ``demo/inferencer_demo.py`` (from the installed
-mmpose's ``.mim``) on a shipped config, ``mim train/test genloc_mmpose`` on a user
-config that inherits ``genloc_mmpose::...``.
+and installed with ``--no-deps`` into a throw-away folder (no editable link; its
+console scripts in its ``bin/``); everything runs from a folder outside the
+repository with only that folder on ``PYTHONPATH``: GenLoc's own commands
+(``genloc-new-keypoints`` -> ``genloc-train`` -> ``genloc-test``, ``genloc-demo``,
+``genloc-app``, a Teach run), MMPose's own ``tools/train.py`` / ``test.py`` /
+``demo/inferencer_demo.py`` (from the installed mmpose's ``.mim``) on a shipped config,
+``mim train/test genloc_mmpose`` on a user config that inherits ``genloc_mmpose::...``.
 """
 import email
 import glob
@@ -14,8 +16,11 @@ import importlib
 import json
 import os
 import os.path as osp
+import shutil
+import socket
 import subprocess
-import sys
+import time
+import urllib.request
 import zipfile
 
 import mmpose
@@ -25,11 +30,11 @@ from mmengine.config import Config
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from conftest import REPO
+from conftest import REPO, TEST_DATA, run_python as _run
 from test_e2e import COCO, ENV, data_options, test_metrics
 
-MIM_FILES = ('configs', 'tools', 'model-index.yml')
-TINY = 'genloc/tiny/genloc_tiny_1xb12-300it_coco-128x96.py'
+MIM_FILES = ('configs', 'tools', 'demo', 'model-index.yml')
+TINY = 'genloc/tiny/genloc_tiny_1xb6-300it_coco-128x96.py'
 MMPOSE_MIM = osp.join(osp.dirname(mmpose.__file__), '.mim')
 # a user's config: GenLoc's tiny recipe on the COCO sample, from the installed package
 USER_CONFIG = f"""_base_ = ['genloc_mmpose::{TINY}']
@@ -42,15 +47,6 @@ test_evaluator = val_evaluator
 """
 
 
-def _run(*args, cwd, site=None, timeout=900):
-    env = dict(ENV, PYTHONPATH=str(site)) if site else ENV
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f'{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
-    return proc
-
-
 def _checkout_files(name):
     """The files under REPO/name (a folder or a file), relative to REPO."""
     if osp.isfile(osp.join(REPO, name)):
@@ -58,29 +54,6 @@ def _checkout_files(name):
     return {osp.relpath(osp.join(root, f), REPO)
             for root, dirs, files in os.walk(osp.join(REPO, name))
             if '__pycache__' not in root for f in files if not f.endswith('.pyc')}
-
-
-@pytest.fixture(scope='session')
-def wheel(tmp_path_factory):
-    """The wheel pip builds from the checkout's sdist."""
-    out = tmp_path_factory.mktemp('dist')
-    _run('-c', f'from setuptools import build_meta; build_meta.build_sdist({str(out)!r})',
-         cwd=REPO)
-    sdist, = glob.glob(str(out / '*.tar.gz'))
-    _run('-m', 'pip', 'wheel', '-q', '--no-deps', '--no-build-isolation', '-w', str(out),
-         sdist, cwd=out)
-    path, = glob.glob(str(out / '*.whl'))
-    return path
-
-
-@pytest.fixture(scope='session')
-def site(wheel, tmp_path_factory):
-    """A throw-away install of the wheel (no dependencies), and a folder outside the
-    repository to run from: (site, cwd)."""
-    target = tmp_path_factory.mktemp('site')
-    _run('-m', 'pip', 'install', '-q', '--no-deps', '--no-index', '--target', str(target),
-         wheel, cwd=target)
-    return target, tmp_path_factory.mktemp('elsewhere')
 
 
 def test_wheel_ships_configs_and_tools_in_mim_layout(wheel):
@@ -147,6 +120,161 @@ print(json.dumps(dict(
                        lora=16, codec=[256, 256])
 
 
+def test_editable_install_links_the_checkout():
+    """``pip install -e .`` (make env): genloc_mmpose/.mim links to the checkout's
+    configs and tools, so ``genloc_mmpose::`` names the files being edited."""
+    import genloc_mmpose
+    package = osp.dirname(osp.abspath(genloc_mmpose.__file__))
+    if package != osp.join(REPO, 'genloc_mmpose'):
+        pytest.skip('genloc_mmpose is not imported from this checkout')
+    for name in MIM_FILES:
+        link = osp.join(package, '.mim', name)
+        assert osp.islink(link) and osp.samefile(link, osp.join(REPO, name)), link
+    path, scope = Config._get_cfg_path(f'genloc_mmpose::{TINY}', '')
+    assert osp.samefile(path, osp.join(REPO, 'configs', TINY)) and scope == 'genloc_mmpose'
+
+
+def test_detector_ops_of_cuda_tensors_run_through_torchvision(monkeypatch):
+    """mmcv's ops are built without CUDA here (and by ``make env`` everywhere), so
+    ``import genloc_mmpose`` routes mmdet's NMS and RoIAlign of CUDA tensors to
+    torchvision (genloc_mmpose/compat.py). No GPU here: the CUDA branch is taken for
+    CPU tensors and must give mmcv's own CPU results."""
+    import torch
+    from mmcv.ops import get_compiling_cuda_version, nms, roi_align
+
+    import genloc_mmpose.compat as compat
+    assert get_compiling_cuda_version() == 'not available'
+    nms_ext = importlib.import_module('mmcv.ops.nms').ext_module
+    assert isinstance(nms_ext, compat._CudaOpsFromTorchvision)
+    torch.manual_seed(0)
+    xy = torch.rand(200, 2) * 100
+    boxes = torch.cat([xy, xy + 5 + torch.rand(200, 2) * 40], 1)
+    scores = torch.rand(200)
+    features = torch.randn(2, 8, 32, 40)
+    rois = torch.cat([torch.randint(0, 2, (30, 1)).float(), boxes[:30] / 3], 1)
+    expected = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg',
+                                                      True),
+                roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
+    calls = []
+    monkeypatch.setattr(compat, '_on_cuda', lambda t: calls.append(t.shape) or True)
+    got = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg', True),
+           roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
+    assert len(calls) == 3  # the torchvision branch ran
+    assert torch.equal(got[0], expected[0]) and len(got[0]) > 20
+    for a, b in zip(got[1:], expected[1:]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_commands_of_the_wheel_new_keypoints_train_test(site, tmp_path):
+    """The README's own-keypoints path after a plain install, from a folder of the
+    user's: ``genloc-new-keypoints`` on a COCO export (the Animal-Pose sample, --arch
+    tiny) writes a config under the working directory whose recipe is the installed
+    package's; ``genloc-train`` and ``genloc-test`` run it."""
+    target, _ = site
+    shutil.copytree(osp.join(TEST_DATA, 'animalpose'), tmp_path / 'cats')
+    out = _run('genloc-new-keypoints', 'cats', '--train', 'cats/test_animalpose.json',
+               '--val', 'cats/test_animalpose.json', '--img-root', 'cats', '--arch', 'tiny',
+               '--epochs', '4', cwd=tmp_path, site=target, script=True).stdout
+    config = out.splitlines()[-1]
+    assert config == osp.join('configs', 'custom', 'genloc_tiny_cats-128x128.py'), out
+    text = (tmp_path / config).read_text()
+    base = target / 'genloc_mmpose' / '.mim' / 'configs' / TINY
+    assert f"_base_ = [{str(base)!r}]" in text  # the installed recipe, by absolute path
+    assert f'genloc-train {config}' in out and 'tools/' not in out
+    _run('genloc-train', config, '--work-dir', 'work', cwd=tmp_path, site=target, script=True)
+    ckpt = (tmp_path / 'work' / 'last_checkpoint').read_text().strip()
+    assert ckpt.endswith('iter_4.pth') and osp.isfile(ckpt)
+    _run('genloc-test', config, ckpt, '--work-dir', 'work', cwd=tmp_path, site=target,
+         script=True)
+    metrics = test_metrics(str(tmp_path / 'work'))
+    assert 0 <= metrics['coco/AP'] <= 1 and metrics['coco/AR'] >= 0
+    assert not glob.glob(str(target / 'genloc_mmpose' / '**' / 'work_dirs'), recursive=True)
+
+
+@pytest.mark.slow
+def test_demo_of_the_wheel_prepares_its_data_and_leaves_the_apps_model(site, installed_demo):
+    target, _ = site
+    cwd, log = installed_demo
+    mini_sd = target / 'genloc_mmpose' / '.mim' / 'demo' / 'mini-sd'
+    assert (mini_sd / 'unet' / 'config.json').is_file()  # the prior ships in the wheel
+    data = cwd / 'work_dirs' / 'demo' / 'creatures' / 'data'
+    with open(data / 'annotations' / 'creatures_pool.json') as f:
+        pool = json.load(f)
+    with open(data / 'annotations' / 'creatures_test.json') as f:
+        test = json.load(f)
+    assert (len(pool['images']), len(test['images'])) == (1000, 300)
+    assert all((data / 'images' / im['file_name']).is_file() for im in test['images'][:4])
+    for row in ('names alone (no training)', 'prior: mini-SD', 'no prior: random weights'):
+        assert row in log, log[-3000:]
+    served = Config.fromfile(str(cwd / 'work_dirs' / 'demo' / 'genloc_demo.py'))
+    assert osp.samefile(served.model.backbone.pretrained, mini_sd)
+    assert (cwd / 'work_dirs' / 'demo' / 'genloc_demo.pth').is_file()
+
+
+@pytest.mark.slow
+def test_app_of_the_wheel_serves_the_demo_model(site, installed_demo):
+    """``genloc-app`` with no arguments, where the demo ran: it finds the demo's model
+    under the working directory and the example creatures in the package."""
+    target, _ = site
+    cwd, _ = installed_demo
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    log = cwd / 'app.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([str(target / 'bin' / 'genloc-app'), '--device', 'cpu',
+                                 '--port', str(port)], cwd=cwd, stdout=out,
+                                stderr=subprocess.STDOUT,
+                                env=dict(ENV, PYTHONPATH=str(target)))
+    try:
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                page = urllib.request.urlopen(f'http://127.0.0.1:{port}/config',
+                                              timeout=5).read().decode()
+                break
+            except OSError:
+                assert time.time() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+        # the Look tab's examples are the creatures shipped in the package
+        examples = target / 'genloc_mmpose' / '.mim' / 'demo' / 'data' / 'creatures'
+        assert 'test_000000.jpg' in page and osp.isdir(examples)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.mark.slow
+def test_teach_of_the_wheel_trains_to_completion(site, tmp_path):
+    """The Teach tab's training job from the installed package (its training process
+    started through the package, ``python -m genloc_mmpose.launcher``)."""
+    target, _ = site
+    script = f"""import json, time
+from genloc_mmpose.app.labels import LabelSet
+from genloc_mmpose.app.teach import TrainJob
+labels = LabelSet()
+labels.set_keypoints('person', ['nose', 'left_eye', 'right_eye'], [])
+labels.add_images({[osp.join(COCO, f) for f in ('000000000785.jpg', '000000040083.jpg',
+                                                  '000000196141.jpg')]!r}, 'images')
+for _ in range(3):
+    for x, y in ((300, 100), (290, 90), (310, 90)):
+        labels.click(x, y)
+    labels.go(1)
+job = TrainJob(labels, 'run', epochs=2)
+job.proc.wait(600)
+print(json.dumps(dict(state=job.state, checkpoint=job.checkpoint(), total=job.total)))
+"""
+    out = _run('-c', script, cwd=tmp_path, site=target)
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result['state'] == 'done', (tmp_path / 'run' / 'train.log').read_text()[-3000:]
+    assert result['checkpoint'].startswith(str(tmp_path / 'run' / 'work'))
+    assert result['checkpoint'].endswith(f"iter_{result['total']}.pth")
+
+
+# The tests below use the shared overfit checkpoint (conftest.coco_ckpt): last in
+# this file, so that under xdist its training on another worker is done by then.
 @pytest.fixture(scope='session')
 def mmpose_trained(site):
     """MMPose's own tools/train.py on the shipped tiny config (custom_imports), a
@@ -212,48 +340,3 @@ def test_mim_train_and_test_user_config(site, coco_ckpt):
          str(work_dir / 'train'), '--cfg-options', 'train_cfg.max_iters=4', cwd=cwd,
          site=target)
     assert osp.isfile(work_dir / 'train' / 'iter_4.pth')
-
-
-def test_editable_install_links_the_checkout():
-    """``pip install -e .`` (make env): genloc_mmpose/.mim links to the checkout's
-    configs and tools, so ``genloc_mmpose::`` names the files being edited."""
-    import genloc_mmpose
-    package = osp.dirname(osp.abspath(genloc_mmpose.__file__))
-    if package != osp.join(REPO, 'genloc_mmpose'):
-        pytest.skip('genloc_mmpose is not imported from this checkout')
-    for name in MIM_FILES:
-        link = osp.join(package, '.mim', name)
-        assert osp.islink(link) and osp.samefile(link, osp.join(REPO, name)), link
-    path, scope = Config._get_cfg_path(f'genloc_mmpose::{TINY}', '')
-    assert osp.samefile(path, osp.join(REPO, 'configs', TINY)) and scope == 'genloc_mmpose'
-
-
-def test_detector_ops_of_cuda_tensors_run_through_torchvision(monkeypatch):
-    """mmcv's ops are built without CUDA here (and by ``make env`` everywhere), so
-    ``import genloc_mmpose`` routes mmdet's NMS and RoIAlign of CUDA tensors to
-    torchvision (genloc_mmpose/compat.py). No GPU here: the CUDA branch is taken for
-    CPU tensors and must give mmcv's own CPU results."""
-    import torch
-    from mmcv.ops import get_compiling_cuda_version, nms, roi_align
-
-    import genloc_mmpose.compat as compat
-    assert get_compiling_cuda_version() == 'not available'
-    nms_ext = importlib.import_module('mmcv.ops.nms').ext_module
-    assert isinstance(nms_ext, compat._CudaOpsFromTorchvision)
-    torch.manual_seed(0)
-    xy = torch.rand(200, 2) * 100
-    boxes = torch.cat([xy, xy + 5 + torch.rand(200, 2) * 40], 1)
-    scores = torch.rand(200)
-    features = torch.randn(2, 8, 32, 40)
-    rois = torch.cat([torch.randint(0, 2, (30, 1)).float(), boxes[:30] / 3], 1)
-    expected = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg',
-                                                      True),
-                roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
-    calls = []
-    monkeypatch.setattr(compat, '_on_cuda', lambda t: calls.append(t.shape) or True)
-    got = (nms(boxes, scores, 0.5)[1], roi_align(features, rois, (7, 7), 0.5, 2, 'avg', True),
-           roi_align(features, rois, (5, 6), 1.0, 0, 'avg', False))
-    assert len(calls) == 3  # the torchvision branch ran
-    assert torch.equal(got[0], expected[0]) and len(got[0]) > 20
-    for a, b in zip(got[1:], expected[1:]):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -14,14 +14,14 @@ import sleap_io as sio
 import yaml
 from mmengine.config import Config
 
-from conftest import SHARED_DATA
+from conftest import TEST_DATA
 from test_new_keypoints import new_keypoints_cli
 
 
 def sample(rel):
     """(COCO json, image folder) of a sample export."""
-    with open(osp.join(SHARED_DATA, rel)) as f:
-        return json.load(f), osp.dirname(osp.join(SHARED_DATA, rel))
+    with open(osp.join(TEST_DATA, rel)) as f:
+        return json.load(f), osp.dirname(osp.join(TEST_DATA, rel))
 
 
 def points(ann, num):
@@ -167,7 +167,7 @@ def test_slp_file_frames_and_symmetries(tmp_path):
     for image, theirs in zip(labels['coco']['images'], coco['images']):
         written = cv2.imread(str(tmp_path / 'images' / image['file_name']))
         np.testing.assert_array_equal(
-            written, cv2.imread(osp.join(SHARED_DATA, 'ap10k', theirs['file_name'])))
+            written, cv2.imread(osp.join(TEST_DATA, 'ap10k', theirs['file_name'])))
     assert labels['coco']['images'][0]['file_name'] == 'train/0-000000037516-000000.png'
     # through the tool: the symmetries are the flip pairs (not the names' 7 pairs)
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
@@ -233,7 +233,7 @@ def test_errors_name_the_file_and_write_nothing(case, tmp_path):
         message = r'images listed in CollectedData_\*.csv are missing from labeled-data/'
     elif case == 'missing_video':
         labels = str(tmp_path / 'moved.slp')  # its images are gone
-        shutil.copytree(osp.join(SHARED_DATA, 'ap10k'), tmp_path / 'ap10k')
+        shutil.copytree(osp.join(TEST_DATA, 'ap10k'), tmp_path / 'ap10k')
         write_slp(labels, 'ap10k/test_ap10k.json', root=str(tmp_path / 'ap10k'))
         shutil.rmtree(tmp_path / 'ap10k')
         message = r'moved.slp: the frames of .* are not on this machine.*Export Labels Package'

@@ -1,12 +1,10 @@
 """tools/new_keypoints.py: MMPose metainfo and a GenLoc config from COCO-keypoints
 exports; checked against MMPose's own metainfo of the sample datasets, and end to end
-(new_keypoints.py -> tools/train.py -> tools/test.py -> MMPoseInferencer)."""
+(new_keypoints.py -> train -> test -> MMPoseInferencer)."""
 import copy
 import json
-import os
 import os.path as osp
 import runpy
-import subprocess
 import sys
 
 import numpy as np
@@ -14,23 +12,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import REPO, SHARED_DATA, TINY_CONFIG
-from test_e2e import test_metrics
+from conftest import REPO, TEST_DATA, TINY_CONFIG
 
-# one OpenMP thread: the tools run beside other processes on small CI machines
-ENV = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 SAMPLES = dict(  # sample export -> MMPose metainfo of that dataset
     animalpose=('animalpose/test_animalpose.json', 'animalpose'),
     crowdpose=('crowdpose/test_crowdpose.json', 'crowdpose'),
     ap10k=('ap10k/test_ap10k.json', 'ap10k'),
     coco=('coco/test_coco.json', 'coco'))
-
-
-def run_tool(*args):
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=ENV, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, f'{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
-    return proc
 
 
 def mmpose_meta(dataset):
@@ -39,7 +27,7 @@ def mmpose_meta(dataset):
 
 
 def load(rel):
-    with open(osp.join(SHARED_DATA, rel)) as f:
+    with open(osp.join(TEST_DATA, rel)) as f:
         return json.load(f)
 
 
@@ -52,7 +40,7 @@ def generate(tmp_path, coco, **kwargs):
     """new_keypoint_config on ``coco`` (written to tmp) as train and val."""
     from genloc_mmpose.custom_keypoints import new_keypoint_config
     ann = write(tmp_path / 'export.json', coco)
-    kwargs.setdefault('img_root', osp.join(SHARED_DATA, 'animalpose'))
+    kwargs.setdefault('img_root', osp.join(TEST_DATA, 'animalpose'))
     kwargs.setdefault('out_dir', str(tmp_path / 'configs'))
     return new_keypoint_config(kwargs.pop('name', 'mine'), ann, ann, **kwargs)
 
@@ -64,7 +52,7 @@ def test_metainfo_matches_mmpose(sample, tmp_path):
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
     rel, dataset = SAMPLES[sample]
     config, _ = generate(tmp_path, load(rel), name=sample,
-                         img_root=osp.dirname(osp.join(SHARED_DATA, rel)))
+                         img_root=osp.dirname(osp.join(TEST_DATA, rel)))
     meta_file = tmp_path / 'configs' / '_base_' / 'datasets' / f'{sample}.py'
     ours, theirs = parse_pose_metainfo(dict(from_file=str(meta_file))), mmpose_meta(dataset)
     assert ours['flip_indices'] == theirs['flip_indices']
@@ -222,7 +210,7 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
     weights = tmp_path / 'sd'
     for sub in ('unet', 'vae', 'text_encoder', 'tokenizer'):
         (weights / sub).mkdir(parents=True)
-    config, report = generate(tmp_path, coco, img_root=osp.join(SHARED_DATA, 'crowdpose'),
+    config, report = generate(tmp_path, coco, img_root=osp.join(TEST_DATA, 'crowdpose'),
                               input_size=(192, 256), weights=str(weights), object_name='diver')
     cfg = Config.fromfile(config)
     assert osp.basename(config) == 'genloc_sd15-lora16_mine-192x256.py'
@@ -261,7 +249,7 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
                                object_name='diver', folder=str(tmp_path / 'te'))
     torch.testing.assert_close(model.backbone.conditions.data, expected, rtol=0, atol=0)
     # without a text encoder in the weights: random conditions
-    config, _ = generate(tmp_path, coco, img_root=osp.join(SHARED_DATA, 'crowdpose'),
+    config, _ = generate(tmp_path, coco, img_root=osp.join(TEST_DATA, 'crowdpose'),
                          weights=str(tmp_path / 'nothing'))
     assert Config.fromfile(config).model.backbone.condition_init == 'random'
 
@@ -321,20 +309,20 @@ def test_cli_error_exit(tmp_path, monkeypatch):
         new_keypoints_cli('x', '--train', ann, '--val', ann, '--img-root', str(tmp_path),
                           '--out-dir', str(tmp_path / 'out'), monkeypatch=monkeypatch)
     assert str(exit_.value.code).startswith(
-        f'new_keypoints.py: error: {ann} is not a COCO keypoints file')
+        f'genloc-new-keypoints: error: {ann} is not a COCO keypoints file')
     assert not (tmp_path / 'out').exists()
 
 
 def test_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     """new_keypoints.py --arch tiny on the Animal-Pose sample export (without "area",
-    as many exports) -> tools/train.py -> tools/test.py -> MMPoseInferencer: it
+    as many exports) -> train -> test -> MMPoseInferencer: it
     overfits the two animals; keypoint count and skeleton come from the json."""
     from mmpose.apis import MMPoseInferencer
     coco = load('animalpose/test_animalpose.json')
     for ann in coco['annotations']:
         del ann['area']
     ann = write(tmp_path / 'cats.json', coco)
-    root = osp.join(SHARED_DATA, 'animalpose')
+    root = osp.join(TEST_DATA, 'animalpose')
     new_keypoints_cli('cats', '--train', ann, '--val', ann, '--img-root', root, '--arch',
                       'tiny', '--input-size', '64', '64', '--epochs', '40', '--out-dir',
                       str(tmp_path / 'configs'), monkeypatch=monkeypatch)
@@ -342,11 +330,15 @@ def test_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     config = stdout.strip().splitlines()[-1]  # the last line is the config
     assert config == str(tmp_path / 'configs' / 'genloc_tiny_cats-64x64.py')
     assert 'flip pairs (inferred from the names): L_Eye <-> R_Eye' in stdout
-    work_dir = str(tmp_path / 'work')
-    run_tool('tools/train.py', config, '--work-dir', work_dir)
-    ckpt = osp.join(work_dir, 'iter_40.pth')  # 2 instances: 1 iteration per epoch
-    run_tool('tools/test.py', config, ckpt, '--work-dir', work_dir)
-    assert test_metrics(work_dir)['coco/AP'] >= 0.8
+    # trained and tested in this process, as tools/train.py and tools/test.py would
+    # (the commands themselves: tests/test_install.py, from the wheel)
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    ckpt = osp.join(cfg.work_dir, 'iter_40.pth')  # 2 instances: 1 iteration per epoch
+    assert runner.test()['coco/AP'] >= 0.8
 
     inferencer = MMPoseInferencer(pose2d=config, pose2d_weights=ckpt, device='cpu',
                                   det_model='whole_image')

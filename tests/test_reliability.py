@@ -15,7 +15,7 @@ import cv2
 import pytest
 import torch
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, TEST_DATA
 from test_e2e import COCO, COCO_CFG, ENV, data_options, run_tool
 
 TRAIN = [sys.executable, 'tools/train.py', COCO_CFG]
@@ -324,7 +324,7 @@ def test_coco_export_names_stay_data(tmp_path):
         "__import__('os').system('touch " + str(canary) + "')", "line\nbreak # c",
         "back\\slash",
     ]
-    with open(osp.join(SHARED_DATA, 'animalpose', 'test_animalpose.json')) as f:
+    with open(osp.join(TEST_DATA, 'animalpose', 'test_animalpose.json')) as f:
         coco = json.load(f)
     names = coco['categories'][0]['keypoints']
     names[:len(evil)] = evil
@@ -332,7 +332,7 @@ def test_coco_export_names_stay_data(tmp_path):
     ann = tmp_path / 'export.json'
     ann.write_text(json.dumps(coco))
     config, _ = new_keypoint_config('mine', str(ann), str(ann),
-                                    osp.join(SHARED_DATA, 'animalpose'), arch='tiny',
+                                    osp.join(TEST_DATA, 'animalpose'), arch='tiny',
                                     out_dir=str(tmp_path / 'configs'))
     cfg = Config.fromfile(config)
     from mmpose.datasets.datasets.utils import parse_pose_metainfo

@@ -1,6 +1,6 @@
 """COCO-WholeBody (K = 133): names for the text encoder, the configs, and a tiny
-model overfitting the sample through tools/train.py / tools/test.py with
-CocoWholeBodyMetric."""
+model overfitting the sample (MMEngine's Runner, as tools/train.py / tools/test.py)
+with CocoWholeBodyMetric."""
 import os.path as osp
 import re
 
@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 
 from conftest import REPO
-from test_e2e import COCO, COCO_CFG, run_tool, test_metrics
+from test_e2e import COCO, COCO_CFG
 
 CONFIGS = osp.join(REPO, 'configs', 'genloc', 'coco_wholebody')
 WHOLEBODY = 'genloc_sd15-lora16_8xb25-14e_coco-wholebody-256x192'
@@ -54,8 +54,9 @@ def test_configs_build_for_133_keypoints():
 @pytest.fixture(scope='module')
 def wholebody_run(tmp_path_factory):
     """The tiny model with 133 conditions trained on the four COCO-WholeBody sample
-    images (12 people) through tools/train.py, at 64x48 (maps 32x24) to keep the
-    suite fast."""
+    images (12 people), at 64x48 (maps 32x24) to keep the suite fast: (config,
+    work dir, checkpoint)."""
+    from mmengine.runner import Runner
     tmp = tmp_path_factory.mktemp('wholebody')
     ann = 'test_coco_wholebody.json'
     config = tmp / 'genloc_tiny_wholebody.py'
@@ -69,7 +70,8 @@ def wholebody_run(tmp_path_factory):
         "model = dict(backbone=dict(num_keypoints=133), head=dict(decoder=codec))\n"
         "_crop = [dict(type='GenLocLoadImage'), dict(type='GetBBoxCenterScale', "
         "padding=1.0), dict(type='TopdownAffine', input_size=codec['input_size'])]\n"
-        "train_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, "
+        "train_dataloader = dict(batch_size=12, dataset=dict(type=dataset_type, "
+        "data_root=data_root, "
         "ann_file=ann, pipeline=_crop + [dict(type='GenerateTarget', encoder=codec), "
         "dict(type='PackPoseInputs')]))\n"
         "val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root, "
@@ -79,26 +81,32 @@ def wholebody_run(tmp_path_factory):
         "ann_file=data_root + ann)\n"
         "test_evaluator = val_evaluator\n")
     work_dir = str(tmp / 'work')
-    run_tool('tools/train.py', str(config), '--work-dir', work_dir, '--cfg-options',
-             f'train_cfg.max_iters={ITERS}', f'param_scheduler.0.T_max={ITERS}',
-             f'default_hooks.checkpoint.interval={ITERS}', 'optim_wrapper.optimizer.lr=4e-3')
+    cfg = Config.fromfile(str(config))
+    cfg.merge_from_dict({'train_cfg.max_iters': ITERS, 'param_scheduler.0.T_max': ITERS,
+                         'default_hooks.checkpoint.interval': ITERS,
+                         'optim_wrapper.optimizer.lr': 4e-3})
+    cfg.work_dir = work_dir
+    Runner.from_cfg(cfg).train()
     return str(config), work_dir, osp.join(work_dir, f'iter_{ITERS}.pth')
 
 
-def test_overfit_wholebody_sample_with_its_metric(wholebody_run):
+def test_overfit_wholebody_sample_with_its_metric(wholebody_run, capsys):
     """Whole-body AP after the overfit; CocoWholeBodyMetric prints the body, foot,
     face, left-hand, right-hand and whole-body summaries (xtcocotools). Measured
     here: body 0.60, foot 0.66, face 0.00, hands 0.28 / 0.14, whole body 0.20. The
     face is 68 points in about 2 x 2 cells of a 32 x 24 map: at this size only a
     finer map could separate them (a 128x96 crop doubles it, at 4x the time)."""
+    from mmengine.runner import Runner
     config, work_dir, ckpt = wholebody_run
-    proc = run_tool('tools/test.py', config, ckpt, '--work-dir', work_dir)
-    log = proc.stdout + proc.stderr
+    cfg = Config.fromfile(config)
+    cfg.update(work_dir=work_dir, load_from=ckpt)
+    capsys.readouterr()
+    metrics = Runner.from_cfg(cfg).test()
+    log = capsys.readouterr().out
     summaries = re.findall(r'Average Precision  \(AP\) @\[ IoU=0.50:0.95 \| area=   all '
                            r'\| maxDets= 20 \] = +([-\d.]+)', log)
     print('AP body, foot, face, left hand, right hand, whole body:', summaries)
     assert len(summaries) == 6
-    metrics = test_metrics(work_dir)
     assert metrics['coco-wholebody/AP'] == pytest.approx(float(summaries[-1]), abs=1e-3)
     body, foot, face, left, right, whole = map(float, summaries)
     assert body >= 0.4 and foot >= 0.4 and max(left, right) >= 0.1, summaries

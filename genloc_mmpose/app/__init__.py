@@ -1,10 +1,5 @@
-"""GenLoc in the browser (``python tools/app.py``; docs/app.md): Look at keypoints and
-correlation maps, find keypoints By name, Teach a new keypoint set. Needs the ``app``
-extra (``pip install -e .[app]``)."""
-import os.path as osp
-
-from ..custom_keypoints import REPO
-
-# The model served when no CONFIG CHECKPOINT is given: what `make demo` trains.
-DEMO_CONFIG = osp.join(REPO, 'work_dirs', 'demo', 'genloc_demo.py')
-DEMO_CHECKPOINT = osp.join(REPO, 'work_dirs', 'demo', 'genloc_demo.pth')
+"""GenLoc in the browser (``genloc-app``, ``python tools/app.py`` in a checkout;
+docs/app.md): Look at keypoints and correlation maps, find keypoints By name, Teach a
+new keypoint set. Needs the ``app`` extra (``pip install genloc_mmpose[app]``). Without
+CONFIG CHECKPOINT it serves the model ``genloc-demo`` leaves under the working
+directory (:data:`genloc_mmpose.resources.DEMO_CONFIG`)."""

@@ -1,18 +1,17 @@
-"""``python tools/app.py [CONFIG CHECKPOINT] [--device cpu|cuda] [--host 127.0.0.1]
+"""``genloc-app [CONFIG CHECKPOINT] [--device cpu|cuda] [--host 127.0.0.1]
 [--port 7860]``: the GenLoc app (docs/app.md)."""
 import argparse
 import os.path as osp
 import sys
 from typing import Optional, Sequence, Tuple
 
-from . import DEMO_CHECKPOINT, DEMO_CONFIG
-from ..custom_keypoints import REPO
+from ..resources import DEMO_CHECKPOINT, DEMO_CONFIG, DEMO_EXAMPLES
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog='tools/app.py', description='GenLoc in the browser: Look, By name, Teach '
-        '(docs/app.md). Without CONFIG CHECKPOINT it serves the model `make demo` trains.')
+        prog='genloc-app', description='GenLoc in the browser: Look, By name, Teach '
+        '(docs/app.md). Without CONFIG CHECKPOINT it serves the model `genloc-demo` trains.')
     parser.add_argument('config', nargs='?', help=f'MMPose config (default: {DEMO_CONFIG})')
     parser.add_argument('checkpoint', nargs='?', help='its checkpoint (default: '
                         f'{DEMO_CHECKPOINT})')
@@ -27,7 +26,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--det-checkpoint', help='its checkpoint')
     parser.add_argument('--det-cat-ids', type=int, nargs='+', default=[0],
                         help='detector classes to keep (default: 0, COCO person)')
-    parser.add_argument('--work-dir', default=osp.join(REPO, 'work_dirs', 'app'),
+    parser.add_argument('--work-dir', default=osp.join('work_dirs', 'app'),
                         help='sessions keep uploads, outputs and training runs here')
     parser.add_argument('--max-file-size', default='20mb',
                         help='largest upload (gradio size, e.g. 20mb)')
@@ -42,7 +41,7 @@ def resolve_model(config: Optional[str], checkpoint: Optional[str]) -> Tuple[str
         if missing:
             raise FileNotFoundError(
                 f'The demo model is not there ({", ".join(missing)} missing): run '
-                '`make demo` first, or pass CONFIG CHECKPOINT.')
+                '`genloc-demo` (`make demo` in a checkout) first, or pass CONFIG CHECKPOINT.')
         return DEMO_CONFIG, DEMO_CHECKPOINT
     if checkpoint is None:
         raise ValueError(f'CONFIG {config} given without CHECKPOINT: pass both.')
@@ -59,13 +58,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if bool(args.det_config) != bool(args.det_checkpoint):
             raise ValueError('--det-config and --det-checkpoint go together.')
     except (ValueError, FileNotFoundError) as err:
-        sys.exit(f'app.py: error: {err}')
+        sys.exit(f'genloc-app: error: {err}')
     from .predict import Predictor
     from .ui import build_app, example_images
     predictor = Predictor(config, checkpoint, device=args.device,
                           det_config=args.det_config, det_checkpoint=args.det_checkpoint,
                           det_cat_ids=args.det_cat_ids)
-    examples_dir = osp.join(REPO, 'demo', 'data')
+    examples_dir = DEMO_EXAMPLES
     app = build_app(predictor, args.work_dir, example_images(examples_dir))
     app.queue().launch(server_name=args.host, server_port=args.port, share=args.share,
                        max_file_size=args.max_file_size,

@@ -1,6 +1,6 @@
-"""Training from the Teach tab: the path of ``tools/new_keypoints.py``
-(:func:`genloc_mmpose.custom_keypoints.new_keypoint_config`) and ``tools/train.py``,
-in a background process whose progress and loss are read from MMEngine's
+"""Training from the Teach tab: the path of ``genloc-new-keypoints``
+(:func:`genloc_mmpose.custom_keypoints.new_keypoint_config`) and ``genloc-train``
+(``python -m genloc_mmpose.launcher train.py``), in a background process whose progress and loss are read from MMEngine's
 ``vis_data/scalars.json``."""
 import glob
 import json
@@ -14,12 +14,12 @@ from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..custom_keypoints import REPO, new_keypoint_config
+from ..custom_keypoints import new_keypoint_config
 from .labels import LabelSet
 
 # The recipe (genloc_mmpose.custom_keypoints.ARCHS) taught models train with.
 TEACH_ARCH = 'tiny'
-TRAIN_TOOL = osp.join(REPO, 'tools', 'train.py')
+TRAIN_COMMAND = [sys.executable, '-m', 'genloc_mmpose.launcher', 'train.py']
 LOG_POINTS = 200  # about this many loss points per run (the logger interval)
 
 
@@ -32,7 +32,7 @@ def dataset_name(object_name: str) -> str:
 
 class TrainJob:
     """Writes the labels, the metainfo and the config (``TEACH_ARCH``) under
-    ``folder`` and starts ``tools/train.py`` on them.
+    ``folder`` and starts ``genloc-train`` on them (in the working directory).
 
     Args:
         labels (LabelSet): At least ``MIN_IMAGES`` labelled images (else ValueError).
@@ -66,10 +66,10 @@ class TrainJob:
         self.log_file = osp.join(folder, 'train.log')
         with open(self.log_file, 'w') as log:
             self.proc = subprocess.Popen(
-                [sys.executable, TRAIN_TOOL, self.config, '--work-dir', self.work_dir,
+                [*TRAIN_COMMAND, self.config, '--work-dir', self.work_dir,
                  '--cfg-options',
                  f'default_hooks.logger.interval={max(1, self.total // LOG_POINTS)}'],
-                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                env=env, stdout=log, stderr=subprocess.STDOUT)
         self.cancelled = False
 
     @property

@@ -6,8 +6,8 @@ import os.path as osp
 from typing import Optional
 
 import torch
-from mmdet.engine.hooks import CheckInvalidLossHook
 from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmpose.registry import HOOKS
 
@@ -19,8 +19,9 @@ class InvalidLossError(RuntimeError):
 
 
 @HOOKS.register_module()
-class InvalidLossHook(CheckInvalidLossHook):
-    """mmdet's ``CheckInvalidLossHook``, checked before the update.
+class InvalidLossHook(Hook):
+    """mmdet's ``CheckInvalidLossHook``, checked before the update (built on
+    MMEngine's ``Hook``: importing mmdet's hooks costs a second at every start).
 
     The check runs on the loss of every iteration inside the optimizer wrapper's
     ``update_params``, before ``backward``: a non-finite loss never reaches the
@@ -42,7 +43,7 @@ class InvalidLossHook(CheckInvalidLossHook):
     priority = 'VERY_HIGH'
 
     def __init__(self, interval: int = 1, on_invalid: str = 'raise', max_skips: int = 10):
-        super().__init__(interval)
+        self.interval = interval
         if on_invalid not in ON_INVALID:
             raise ValueError(f'InvalidLossHook on_invalid must be one of {ON_INVALID}, '
                              f'got {on_invalid!r}')
@@ -92,8 +93,8 @@ class InvalidLossHook(CheckInvalidLossHook):
         last = _last_checkpoint(runner.work_dir)
         lrs = runner.optim_wrapper.get_lr()
         lr = next(iter(lrs.values()))[0] if lrs else None
-        where = (f'Last good checkpoint: {last}; `tools/train.py CONFIG --resume` '
-                 'continues from it' if last else 'No checkpoint was saved yet')
+        where = (f'Last good checkpoint: {last}; `genloc-train CONFIG --resume` '
+                 '(tools/train.py in a checkout) continues from it' if last else 'No checkpoint was saved yet')
         return (
             f'Training stopped at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
             f'the loss is {loss} (not finite); the weights were not updated with it. '

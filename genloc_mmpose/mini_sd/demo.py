@@ -17,16 +17,18 @@ the same prior and settings reuses them). The prior's model is also left as
 ``work_dirs/demo/genloc_demo.{py,pth}``, the model the browser app serves (its text
 encoder makes the app's By name tab work).
 """
+import argparse
 import json
 import os
 import os.path as osp
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..resources import DEMO_WORK_DIR, MINI_SD
 from . import experiments
 
 LABELS, ITERS, TEST_IMAGES, SEED = 25, 200, 100, 0
@@ -36,7 +38,7 @@ VARIANTS = (('text', 'names alone (no training)', 0),
 
 
 def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
-        test_images: int = TEST_IMAGES, seed: int = SEED, sd: str = experiments.MINI_SD,
+        test_images: int = TEST_IMAGES, seed: int = SEED, sd: str = MINI_SD,
         show: int = 4) -> Dict[str, dict]:
     """The three runs of the module docstring: variant -> result of
     :func:`experiments.run` (with ``'title'``), plus ``'picture'``: the path of the
@@ -163,3 +165,27 @@ def main(work_dir: str, **kwargs) -> Dict[str, dict]:
         f'The prior\'s model (the browser app\'s): {osp.dirname(osp.abspath(work_dir))}'
         '/genloc_demo.{py,pth}', logger='current')
     return results
+
+
+def cli(argv: Optional[Sequence[str]] = None) -> None:
+    """``genloc-demo [--work-dir DIR] [--sd FOLDER] [--labels N] [--iters N]
+    [--test-images N] [--seed S]`` (``make demo``, ``python tools/demo.py``)."""
+    import warnings
+
+    # mmengine 0.10 imports pkg_resources (hence setuptools<81): understood, harmless.
+    warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
+    import genloc_mmpose  # noqa: F401
+    parser = argparse.ArgumentParser(
+        prog='genloc-demo', description='GenLoc few-shot on the shipped miniature Stable '
+        'Diffusion beside random weights (README "The two commands").')
+    parser.add_argument('--work-dir', default=osp.join(DEMO_WORK_DIR, 'creatures'),
+                        help='runs and data; the app\'s model is left one folder up')
+    parser.add_argument('--sd', default=MINI_SD,
+                        help='the prior: a Stable Diffusion folder (diffusers layout)')
+    parser.add_argument('--labels', type=int, default=LABELS)
+    parser.add_argument('--iters', type=int, default=ITERS)
+    parser.add_argument('--test-images', type=int, default=TEST_IMAGES)
+    parser.add_argument('--seed', type=int, default=SEED)
+    args = parser.parse_args(argv)
+    main(args.work_dir, sd=args.sd, labels=args.labels, iters=args.iters,
+         test_images=args.test_images, seed=args.seed)

@@ -16,12 +16,11 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from ..compat import atomic_write
+from ..resources import MINI_SD, config_file
 from . import world
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'genloc', 'creatures',
-                  'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py')
-MINI_SD = osp.join(REPO, 'demo', 'mini-sd')
+CONFIG = config_file('genloc', 'creatures',
+                     'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py')
 POOL, TEST = 1000, 300  # labelled pool ('val' split) and held-out test images
 MSE = dict(_delete_=True, type='KeypointMSELoss', use_target_weight=True)
 

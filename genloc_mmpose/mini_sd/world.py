@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from ..compat import atomic_write
+from ..resources import config_file
 
 KEYPOINTS = ('left_eye', 'right_eye', 'nose', 'neck', 'tail_base', 'tail_tip',
              'left_shoulder', 'left_elbow', 'left_front_paw',
@@ -485,8 +486,7 @@ def make_creature(seed: int, split: str, index: int, size: int = 64,
 
 def metainfo_file() -> str:
     """The MMPose metainfo config of this world (keypoints, flip pairs, skeleton)."""
-    return osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
-                    'genloc', 'creatures', '_base_', 'datasets', 'creatures.py')
+    return config_file('genloc', 'creatures', '_base_', 'datasets', 'creatures.py')
 
 
 def write_coco(out_dir: str, split: str, num: int, seed: int = 0, size: int = 64,

@@ -1,28 +1,50 @@
 """GenLoc backbone: frozen SD VAE encoder + frozen SD U-Net with CKHE, paper §3.1-3.2."""
+import functools
 import json
 import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-from diffusers.models.attention_processor import Attention
 from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from .ckhe import CKHEAttnProcessor
-from .sd_weights import ARCH_DIR, load_sd_weights
-from .text_conditions import init_conditions
+from ..resources import ARCH_DIR
 
 SD15_UNET = osp.join(ARCH_DIR, 'sd15_unet.json')
 SD15_VAE = osp.join(ARCH_DIR, 'sd15_vae.json')
 SD15_SCHEDULER = osp.join(ARCH_DIR, 'sd15_scheduler.json')
 COMPUTE_DTYPES = {None: None, 'float32': None, 'bfloat16': torch.bfloat16,
-                  'float16': torch.float16}
+                  'float16': torch.float16, 'auto': None}
 if hasattr(torch.compiler, 'is_compiling'):
     is_compiling = torch.compiler.is_compiling
 else:  # torch < 2.3
     from torch._dynamo import is_compiling
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_bf16_flags() -> frozenset:
+    """The bf16 instruction flags of this CPU in /proc/cpuinfo (x86: ``avx512_bf16``,
+    ``amx_bf16``; Arm: ``bf16``); empty where there is no such file."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')):
+                    return frozenset(line.split(':', 1)[1].split()) & {
+                        'avx512_bf16', 'amx_bf16', 'bf16'}
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 in hardware: a CUDA GPU with bf16 (Ampere and
+    later), a CPU with AVX512-BF16, AMX or Arm's BF16. Elsewhere bf16 is emulated: on
+    an AVX2 CPU a 3x3 conv in bf16 was ~450x slower than in fp32 (issue #27)."""
+    if device.type == 'cuda':
+        return torch.cuda.is_bf16_supported()
+    return device.type == 'cpu' and bool(_cpu_bf16_flags())
 
 
 def _arch_config(cfg: Union[dict, str]) -> dict:
@@ -89,7 +111,11 @@ class GenLocBackbone(BaseModule):
             MMPoseInferencer), on any device, and store the frozen weights in it
             (half their memory, no re-cast every step). Conditions and LoRA stay
             fp32 master weights; the maps (CKHE logits in fp32), the head and the
-            decode stay fp32. ``None``: fp32 throughout.
+            decode stay fp32. ``None``: fp32 throughout. ``'auto'`` (the SD
+            configs): ``'bfloat16'`` on devices that compute it in hardware
+            (:func:`native_bf16`), fp32 elsewhere, chosen at the first forward on
+            a device, so one config trains and infers at full speed on a GPU and on
+            a CPU.
 
     Returns (forward):
         tuple[Tensor]: one map (B, K, h_l, w_l) per CKHE layer, in U-Net order; in
@@ -117,6 +143,11 @@ class GenLocBackbone(BaseModule):
                  compile: bool = False,
                  compute_dtype: Optional[str] = None):
         super().__init__()
+        # diffusers and transformers are imported when a model is built, not by
+        # `import genloc_mmpose` (docs/benchmarks.md, import time)
+        from diffusers.models.attention_processor import Attention
+
+        from .text_conditions import init_conditions
         if not isinstance(num_keypoints, int) or isinstance(num_keypoints, bool) \
                 or num_keypoints < 1:
             raise ValueError(f'GenLocBackbone num_keypoints must be a positive integer (one '
@@ -160,17 +191,16 @@ class GenLocBackbone(BaseModule):
         if compute_dtype not in COMPUTE_DTYPES:
             raise ValueError(f'compute_dtype must be one of {tuple(COMPUTE_DTYPES)}, '
                              f'got {compute_dtype!r}')
-        self.compute_dtype = COMPUTE_DTYPES[compute_dtype]
-        if self.compute_dtype is not None:
-            for param in self.parameters():
-                if not param.requires_grad:
-                    param.data = param.data.to(self.compute_dtype)
+        self.auto_dtype_device = None  # 'auto': the device type it was chosen for
+        self._auto_dtype = compute_dtype == 'auto'
+        self._set_compute_dtype(COMPUTE_DTYPES[compute_dtype])
 
         if compile:
             self.unet.compile()
             self.vae.encoder.compile()
         self.noise_timestep = noise_timestep
         if noise_timestep is not None:
+            from diffusers import DDPMScheduler
             self.scheduler = DDPMScheduler.from_config(_arch_config(SD15_SCHEDULER))
         unet_down = 2**(len(self.unet.config.down_block_types) - 1)
         vae_down = 2**(len(self.vae.config.block_out_channels) - 1)
@@ -184,6 +214,13 @@ class GenLocBackbone(BaseModule):
             }
             self._register_state_dict_hook(self._drop_frozen_keys)
             self.register_load_state_dict_post_hook(self._ignore_missing_frozen)
+
+    def _set_compute_dtype(self, dtype: Optional[torch.dtype]) -> None:
+        """Compute in ``dtype`` (None: fp32) and store the frozen weights in it."""
+        self.compute_dtype = dtype
+        for param in self.parameters():
+            if not param.requires_grad:
+                param.data = param.data.to(dtype or torch.float32)
 
     def _freeze_after(self, last_ckhe: str) -> None:
         """Freeze the LoRA layers that run after the last map is recorded (that
@@ -200,6 +237,9 @@ class GenLocBackbone(BaseModule):
 
     @staticmethod
     def _build_sd(pretrained, unet_cfg, vae_cfg):
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+
+        from .sd_weights import load_sd_weights
         unet_cfg, vae_cfg = _arch_config(unet_cfg), _arch_config(vae_cfg)
         if pretrained is None:
             return (UNet2DConditionModel.from_config(unet_cfg),
@@ -269,6 +309,9 @@ class GenLocBackbone(BaseModule):
                 'hold NaN or Inf pixels, which would give NaN maps and meaningless '
                 'keypoints. Check the images given (float arrays with NaN/Inf?) and the '
                 'data preprocessor.')
+        if self._auto_dtype and self.auto_dtype_device != x.device.type:
+            self.auto_dtype_device = x.device.type
+            self._set_compute_dtype(torch.bfloat16 if native_bf16(x.device) else None)
         autocast = torch.autocast(x.device.type, dtype=self.compute_dtype,
                                   enabled=self.compute_dtype is not None)
         with autocast:

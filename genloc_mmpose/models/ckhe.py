@@ -5,9 +5,12 @@ the layer's normal attention output unchanged (the U-Net keeps generating featur
 it was trained to) and, next to it, records a correlation map between the keypoint
 conditions (keys) and the image tokens (queries).
 """
+from typing import TYPE_CHECKING
+
 import torch
-import torch.nn.functional as F
-from diffusers.models.attention_processor import Attention
+
+if TYPE_CHECKING:  # diffusers is imported where a model is built
+    from diffusers.models.attention_processor import Attention
 
 MAP_MODES = ('ckhe', 'cross_attention')
 
@@ -38,7 +41,7 @@ class CKHEAttnProcessor:
         self.correlation_map = None
 
     @staticmethod
-    def check_layer(attn: Attention, name: str) -> None:
+    def check_layer(attn: 'Attention', name: str) -> None:
         """Raise if ``attn`` is not a plain cross-attention layer, as all up-block
         ``attn2`` layers of SD-1.x, SD-2.x and SDXL U-Nets are (SD-2.x/SDXL differ
         around them: linear proj_in/out, per-block head counts, SDXL's 2-10
@@ -56,7 +59,7 @@ class CKHEAttnProcessor:
                 f'unsupported features {unsupported}.')
 
     def __call__(self,
-                 attn: Attention,
+                 attn: 'Attention',
                  hidden_states: torch.Tensor,
                  encoder_hidden_states: torch.Tensor = None,
                  attention_mask: torch.Tensor = None,
@@ -81,8 +84,9 @@ class CKHEAttnProcessor:
             logits = key.float() @ query.float().transpose(-1, -2) * attn.scale
             dim = -1 if self.map_mode == 'ckhe' else -2
             self.correlation_map = logits.softmax(dim=dim).mean(dim=1)
-
-        out = F.scaled_dot_product_attention(query, key, value)
+            # the layer's own attention (softmax over the K conditions) from the same
+            # logits: (B, heads, N, K) @ (B, heads, K, d), in fp32, then the value's dtype
+            out = (logits.transpose(-1, -2).softmax(dim=-1) @ value.float()).to(value.dtype)
         out = out.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
         out = attn.to_out[1](attn.to_out[0](out))
         return out / attn.rescale_output_factor

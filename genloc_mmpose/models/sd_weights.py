@@ -32,10 +32,11 @@ from diffusers.utils import (SAFE_WEIGHTS_INDEX_NAME, SAFETENSORS_WEIGHTS_NAME,
                              WEIGHTS_INDEX_NAME, WEIGHTS_NAME, _add_variant)
 from mmengine.logging import print_log
 
+from ..resources import ARCH_DIR
+
 # VAE key prefixes of original-format files (diffusers < 0.31 reads only SD's own)
 LDM_VAE_KEYS = (getattr(single_file_utils, 'LDM_VAE_KEYS', None)
                 or [single_file_utils.LDM_VAE_KEY])
-ARCH_DIR = osp.join(osp.dirname(osp.dirname(__file__)), 'configs')
 # Shipped architectures for single files: name -> (U-Net json, VAE json). SD-2.x
 # uses the SD-1.x VAE architecture; SDXL's differs in its scaling factor only.
 ARCHS = {

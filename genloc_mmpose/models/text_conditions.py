@@ -32,8 +32,6 @@ import re
 from typing import List, Optional, Sequence, Union
 
 import torch
-import transformers
-from diffusers.utils import _add_variant
 from mmengine.utils import digit_version
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from torch import Tensor
@@ -65,10 +63,12 @@ TEXT_ENCODER_HELP = (
     'model.backbone.condition_init="random".')
 
 
-# from_pretrained's dtype argument: ``dtype`` since transformers 4.56, ``torch_dtype``
-# before (the oldest supported is 4.44)
-DTYPE_KWARG = ('dtype' if digit_version(transformers.__version__) >= digit_version('4.56.0')
-               else 'torch_dtype')
+def dtype_kwarg() -> str:
+    """from_pretrained's dtype argument: ``dtype`` since transformers 4.56,
+    ``torch_dtype`` before (the oldest supported is 4.44)."""
+    import transformers
+    return ('dtype' if digit_version(transformers.__version__) >= digit_version('4.56.0')
+            else 'torch_dtype')
 
 
 def _face68() -> List[str]:
@@ -133,6 +133,7 @@ def keypoint_names_from(names: Union[Sequence[str], dict]) -> List[str]:
 
 def _variant(folder: str) -> Optional[str]:
     """None for full-precision weights in ``folder``, else its fp16/bf16 variant."""
+    from diffusers.utils import _add_variant
     files = set(os.listdir(folder))
     for variant in (None, 'fp16', 'bf16'):
         if files & {_add_variant(name, variant) for name in WEIGHT_NAMES}:
@@ -198,7 +199,7 @@ def text_conditions(names: Sequence[str], object_name: str, folder: Optional[str
         tokenizer = CLIPTokenizer.from_pretrained(tok_folder, local_files_only=True)
         encoder = CLIPTextModel.from_pretrained(
             enc_folder, variant=_variant(enc_folder), local_files_only=True,
-            **{DTYPE_KWARG: torch.float32}).eval()
+            **{dtype_kwarg(): torch.float32}).eval()
         # as SD's pipelines: padded to the full context, no attention mask
         ids = tokenizer(prompts, padding='max_length', truncation=True,
                         max_length=tokenizer.model_max_length, return_tensors='pt').input_ids

@@ -16,6 +16,9 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=10)
 
 optim_wrapper = dict(
     constructor='TrainableOptimWrapperConstructor',  # frozen SD weights stay out
+    # bf16 autocast of the trained parts on an accelerator; without one (a CPU run)
+    # TrainableOptimWrapperConstructor builds a plain OptimWrapper instead (MMEngine's
+    # AmpOptimWrapper refuses CPUs), saying so in the log
     type='AmpOptimWrapper',
     dtype='bfloat16',
     loss_scale=dict(enabled=False),  # bf16 needs no loss scaling (and its host syncs)
@@ -56,8 +59,11 @@ model = dict(
         # of compilation (docs/benchmarks.md); False to debug. with_cp=True: memory mode.
         compile=True,
         # bf16 VAE/U-Net (frozen weights stored in bf16) in training, validation,
-        # tools/test.py and MMPoseInferencer alike; maps, head and decode in fp32
-        compute_dtype='bfloat16',
+        # tools/test.py and MMPoseInferencer alike where the device computes bf16 in
+        # hardware (CUDA GPUs with bf16, CPUs with AVX512-BF16 / AMX), fp32 elsewhere
+        # (emulated bf16 is ~100x slower); maps, head and decode in fp32.
+        # 'bfloat16' forces it.
+        compute_dtype='auto',
         with_cp=False),
     head=dict(
         type='CorrelationMapHead',
