@@ -1,11 +1,12 @@
-"""Fixes of upstream bugs, applied on ``import genloc_mmpose`` (and only here).
+"""Fixes of upstream bugs, set up on ``import genloc_mmpose`` (and only here).
 
 1. mmpose <= 1.3.2 ``Pose2DInferencer.preprocess_single`` resets its ``bboxes``
    argument, so ``MMPoseInferencer(...)(img, bboxes=...)`` silently runs on the
    whole image. With the fix, given boxes are used whenever no detector is set
    (``det_model='whole_image'``); every other case runs mmpose's own code. Given
    boxes are checked: an empty or off-image box is an error, not 17 confident
-   keypoints.
+   keypoints. Applied when mmpose's inferencer module is imported
+   (:func:`when_imported`), not by ``import genloc_mmpose`` itself.
 2. mmengine <= 0.10.7 writes checkpoints in place (``LocalBackend.put``), so a kill
    during a save leaves a truncated file; and ``CheckpointHook`` deletes the oldest
    kept checkpoint *before* saving the new one and rewrites ``last_checkpoint`` in
@@ -29,8 +30,11 @@
 """
 import functools
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import os.path as osp
+import sys
 
 import numpy as np
 from mmengine.utils import digit_version
@@ -83,15 +87,47 @@ def _check_boxes(boxes: np.ndarray, name: str, shape=None) -> None:
                              '[x1, y1, x2, y2] in image pixels, with x2 > x1 and y2 > y1.')
 
 
+def when_imported(name: str, patch) -> None:
+    """``patch(module)`` on module ``name``: now if it is imported, else as soon as
+    its code has run (a one-shot finder on ``sys.meta_path`` wraps its loader), so
+    ``import genloc_mmpose`` does not import what it patches (mmpose's inferencers
+    import mmdet's: 0.4 s)."""
+    if name in sys.modules:
+        patch(sys.modules[name])
+        return
+
+    class Finder(importlib.abc.MetaPathFinder):
+
+        def find_spec(self, fullname, path, target=None):
+            if fullname != name:
+                return None
+            sys.meta_path.remove(self)
+            spec = importlib.util.find_spec(fullname)
+            exec_module = spec.loader.exec_module
+
+            def exec_and_patch(module):
+                exec_module(module)
+                patch(module)
+
+            spec.loader.exec_module = exec_and_patch
+            return spec
+
+    sys.meta_path.insert(0, Finder())
+
+
 def fix_pose2d_inferencer_bboxes():
-    """Make ``Pose2DInferencer`` honour given ``bboxes`` (mmpose <= 1.3.2)."""
+    """Make ``Pose2DInferencer`` honour given ``bboxes`` (mmpose <= 1.3.2), when
+    mmpose's inferencer is imported."""
     import mmpose
-    from mmpose.apis.inferencers import Pose2DInferencer
     if digit_version(mmpose.__version__) > digit_version('1.3.2'):
         return
-    if not getattr(Pose2DInferencer.preprocess_single, '__genloc_fix__', False):
-        Pose2DInferencer.preprocess_single = _preprocess_single(
-            Pose2DInferencer.preprocess_single)
+
+    def patch(module):
+        inferencer = module.Pose2DInferencer
+        if not getattr(inferencer.preprocess_single, '__genloc_fix__', False):
+            inferencer.preprocess_single = _preprocess_single(inferencer.preprocess_single)
+
+    when_imported('mmpose.apis.inferencers.pose2d_inferencer', patch)
 
 
 def atomic_write(filepath, data, mode: str) -> None:

@@ -42,6 +42,19 @@ def shared_once(tmp_path_factory, name, build):
         return json.loads(done.read_text())
 
 
+# fixtures that train, install, serve or drive a browser: their tests are `slow`
+# (pytest.ini; `make test-quick` leaves them out), as are the tests that start
+# tools/*.py themselves (marked in their files)
+SLOW_FIXTURES = {'coco_ckpt', 'wheel', 'site', 'installed_demo', 'wholebody_run',
+                 'tiny_run', 'server', 'new_page'}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope='session')
 def tiny_cfg():
     return Config.fromfile(TINY_CONFIG)

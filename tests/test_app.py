@@ -363,6 +363,7 @@ def label_image(page, image_id):
         expect(status).to_contain_text(f'{done}/5 keypoints done')
 
 
+@pytest.mark.slow
 def test_teach_train_and_round_trip(new_page, shots, tmp_path, monkeypatch, capsys):
     page = new_page()
     page.get_by_role('tab', name='Teach').click()
@@ -483,6 +484,7 @@ def test_cli_without_demo_model(monkeypatch, tmp_path):
         resolve_model(TINY_CONFIG, 'nope.pth')
 
 
+@pytest.mark.slow
 def test_train_job_failure_and_cancel(tmp_path, monkeypatch):
     """A training process that fails leaves its log's end as the error; Cancel stops a
     running one (the tool replaced by stand-ins: the real one runs in the Teach test)."""

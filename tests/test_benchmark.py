@@ -25,6 +25,7 @@ def _positive_finite(value):
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('dtype,flip,with_cp,input_size,loader', [
     ('fp32', True, False, None, True),
     ('bf16', False, True, (64, 64), False),
@@ -92,6 +93,7 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
         assert 'loader per CPU core' in proc.stdout and 'new+cache' in proc.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_rejects_bad_input_size():
     proc = run_benchmark('--input-size', '50', '64', '--iters', '1', timeout=120)
     assert proc.returncode != 0
@@ -99,6 +101,7 @@ def test_benchmark_rejects_bad_input_size():
     assert '--input-size 48 64' in proc.stderr  # a suggestion
 
 
+@pytest.mark.slow
 def test_benchmark_test_mode_and_decode_cost(tmp_path):
     """--modes test runs the whole test loop (Runner.test(): loader, model, decode,
     CocoMetric) over generated images; infer reports the decode's cost."""
@@ -123,6 +126,7 @@ def test_benchmark_test_mode_and_decode_cost(tmp_path):
                                                    infer['images_per_s'])
 
 
+@pytest.mark.slow
 def test_suite_dry_run(tmp_path):
     """``--suite DIR --dry-run``: every step of the GPU suite on the CPU with the tiny
     config (tiny sizes, no compile): one JSON per step, suite.json, summary.md."""

@@ -161,6 +161,7 @@ def test_bf16_evaluation_agrees_with_fp32(coco_ckpt):
     assert np.median(error) < 0.5 and np.percentile(error, 90) < 2.0, error
 
 
+@pytest.mark.slow
 def test_overfit_ap10k_sample(tmp_path):
     work_dir = str(tmp_path)
     options = data_options(AP10K, 'test_ap10k.json')
@@ -226,6 +227,7 @@ def test_inferencer_detector_boxes_and_whole_image(coco_ckpt, tmp_path):
     np.testing.assert_allclose(result['predictions'][0][0]['bbox'][0], [0, 0, 640, 425])
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_then_test(tmp_path):
     work_dir = str(tmp_path)
     options = data_options(COCO) + [
@@ -249,6 +251,7 @@ def test_torchrun_two_processes_then_test(tmp_path):
     assert 0 <= test_metrics(work_dir)['coco/AP'] <= 1
 
 
+@pytest.mark.slow
 def test_resume_after_kill_with_slim_checkpoints(tmp_path, sd_folder):
     """The method's setup (frozen U-Net from a weights folder + LoRA): slim
     checkpoints, killed mid-run, resumed."""

@@ -41,6 +41,7 @@ def test_graph_with_flip_equals_the_estimators_flip_test(tiny_model):
     torch.testing.assert_close(graph, expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_onnx_export_matches_pytorch(tiny_model, tmp_path):
     """The exported graph (flip test inside, dynamic batch) under ONNX Runtime gives
     PyTorch's maps, and the same decoded keypoints."""
@@ -86,6 +87,7 @@ def _flops(*args):
     return float(value) * {'': 1, 'K': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}[unit]
 
 
+@pytest.mark.slow
 def test_get_flops_counts_genloc():
     """MMPose's get_flops.py traces GenLoc (it failed on a traced round()); every
     counted op (convs, linears, attention matmuls) scales with the pixels: 4x the

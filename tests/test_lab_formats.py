@@ -247,6 +247,7 @@ def test_errors_name_the_file_and_write_nothing(case, tmp_path):
     assert not (tmp_path / 'cfg').exists() and not (tmp_path / 'data').exists()
 
 
+@pytest.mark.slow
 def test_dlc_and_sleap_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     """new_keypoints.py --arch tiny: train on a DeepLabCut project of the Animal-Pose
     sample, validate on a SLEAP file of the same images and test on the project; both

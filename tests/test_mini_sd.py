@@ -222,6 +222,7 @@ def test_training_continues_from_a_written_folder(tiny_run, tmp_path):
     assert re.search(r'was trained with unet=.*not \{.*\[8, 16, 16, 32\]', proc.stderr)
 
 
+@pytest.mark.slow
 def test_gpu_script_dry_run_stops_at_its_time_budget(tmp_path):
     """tools/misc/mini_sd_gpu.sh (the recipe for a GPU machine) run on the CPU with
     the tiny model: ``unet_minutes`` ends the U-Net stage at the first step past the
@@ -313,6 +314,7 @@ def test_prior_measures_on_a_tiny_folder(tiny_run):
     assert all(0 <= v <= 1 for v in pck.values())
 
 
+@pytest.mark.slow
 def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypatch):
     """genloc_mmpose.mini_sd.experiments.run: the creature config on the tiny
     folder (prior) and on random weights of its architecture (no prior), 2

@@ -313,6 +313,7 @@ def test_cli_error_exit(tmp_path, monkeypatch):
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.slow
 def test_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     """new_keypoints.py --arch tiny on the Animal-Pose sample export (without "area",
     as many exports) -> train -> test -> MMPoseInferencer: it

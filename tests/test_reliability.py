@@ -31,6 +31,7 @@ def _all_checkpoints_finite(work_dir):
     return files
 
 
+@pytest.mark.slow
 def test_diverging_run_stops_before_writing_non_finite_weights(tmp_path):
     """lr=1e6: the loss is NaN from iteration 2. Training stops there with an error
     naming the iteration and the last good checkpoint; every checkpoint on disk is
@@ -100,6 +101,7 @@ def test_non_finite_checkpoint_is_refused(tmp_path):
             a=torch.ones(2), b=torch.tensor([1.0, float('inf')]))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('frozen_file', ['iter_12.pth', 'last_checkpoint:3'])
 def test_kill_in_the_middle_of_a_save_then_resume(tmp_path, frozen_file):
     """SIGKILL while iter_12.pth (or last_checkpoint) is half written, keeping one
@@ -252,6 +254,7 @@ def _corrupt_copy(tmp_path):
     return str(root) + '/'
 
 
+@pytest.mark.slow
 def test_unreadable_training_image_is_named(tmp_path):
     root = _corrupt_copy(tmp_path)
     proc = run_tool(*TRAIN[1:], '--work-dir', str(tmp_path / 'work'), '--cfg-options',
