@@ -69,7 +69,7 @@ def _sized_pipeline(pipeline: List[dict]) -> List[dict]:
     out = []
     for step in pipeline:
         step = dict(step)
-        if step['type'] == 'TopdownAffine':
+        if step['type'] in ('TopdownAffine', 'GenLocTopdownAffine'):
             step['input_size'] = Ref("codec['input_size']")
         if step['type'] == 'GenerateTarget':
             step['encoder'] = Ref('codec')

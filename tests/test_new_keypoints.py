@@ -216,8 +216,9 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
     assert osp.basename(config) == 'genloc_sd15-lora16_mine-192x256.py'
     assert cfg.codec.input_size == (192, 256) and cfg.codec.heatmap_size == (48, 64)
     types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
-    assert 'RandomHalfBody' not in types and 'RandomFlip' in types
-    affine = cfg.train_dataloader.dataset.pipeline[types.index('TopdownAffine')]
+    # the recipe's fast pipeline (tests/test_fast_pipeline.py checks it against MMPose's)
+    assert 'RandomHalfBody' not in types and 'GenLocRandomFlip' in types
+    affine = cfg.train_dataloader.dataset.pipeline[types.index('GenLocTopdownAffine')]
     assert affine.input_size == (192, 256)
     assert cfg.model.head.decoder.heatmap_size == (48, 64)
     backbone = cfg.model.backbone
