@@ -28,9 +28,9 @@ def shared_once(tmp_path_factory, name, build):
     """``build(folder)`` once per test run, its JSON-able result shared by every
     pytest-xdist worker (pytest-xdist's documented recipe: a file lock in the
     workers' common temporary folder; a worker that needs it while another builds
-    it waits). Without xdist, a plain call."""
+    it waits). Without xdist, a plain call; the result through JSON either way."""
     if not XDIST:
-        return build(tmp_path_factory.mktemp(name))
+        return json.loads(json.dumps(build(tmp_path_factory.mktemp(name))))
     from filelock import FileLock
     root = tmp_path_factory.getbasetemp().parent
     done = root / f'{name}.json'

@@ -7,7 +7,10 @@ Usage: python tools/demo.py [--work-dir work_dirs/demo/creatures] [--sd demo/min
 """
 import os.path as osp
 import sys
+import warnings
 
+# mmengine 0.10 imports pkg_resources (hence setuptools<81): understood, harmless.
+warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from genloc_mmpose.mini_sd.demo import cli  # noqa: E402

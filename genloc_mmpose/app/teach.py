@@ -1,6 +1,7 @@
 """Training from the Teach tab: the path of ``genloc-new-keypoints``
 (:func:`genloc_mmpose.custom_keypoints.new_keypoint_config`) and ``genloc-train``
-(``python -m genloc_mmpose.launcher train.py``), in a background process whose progress and loss are read from MMEngine's
+(``python -m genloc_mmpose.launcher train.py``), in a background process whose
+progress and loss are read from MMEngine's
 ``vis_data/scalars.json``."""
 import glob
 import json

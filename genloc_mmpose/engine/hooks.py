@@ -94,7 +94,8 @@ class InvalidLossHook(Hook):
         lrs = runner.optim_wrapper.get_lr()
         lr = next(iter(lrs.values()))[0] if lrs else None
         where = (f'Last good checkpoint: {last}; `genloc-train CONFIG --resume` '
-                 '(tools/train.py in a checkout) continues from it' if last else 'No checkpoint was saved yet')
+                 '(tools/train.py in a checkout) continues from it' if last
+                 else 'No checkpoint was saved yet')
         return (
             f'Training stopped at iteration {runner.iter + 1} (epoch {runner.epoch + 1}): '
             f'the loss is {loss} (not finite); the weights were not updated with it. '

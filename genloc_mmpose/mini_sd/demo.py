@@ -170,11 +170,6 @@ def main(work_dir: str, **kwargs) -> Dict[str, dict]:
 def cli(argv: Optional[Sequence[str]] = None) -> None:
     """``genloc-demo [--work-dir DIR] [--sd FOLDER] [--labels N] [--iters N]
     [--test-images N] [--seed S]`` (``make demo``, ``python tools/demo.py``)."""
-    import warnings
-
-    # mmengine 0.10 imports pkg_resources (hence setuptools<81): understood, harmless.
-    warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
-    import genloc_mmpose  # noqa: F401
     parser = argparse.ArgumentParser(
         prog='genloc-demo', description='GenLoc few-shot on the shipped miniature Stable '
         'Diffusion beside random weights (README "The two commands").')
