@@ -8,6 +8,7 @@ from .compat import (fix_atomic_checkpoints, fix_cpu_only_mmcv_ops,
                      fix_pose2d_inferencer_bboxes, register_config_package)
 from .datasets import *  # noqa: F401,F403
 from .engine import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from . import registry  # noqa: F401  (the registries of the genloc_mmpose scope)
 

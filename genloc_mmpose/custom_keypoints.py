@@ -18,7 +18,7 @@ import os.path as osp
 import random
 import re
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
 
@@ -27,21 +27,47 @@ from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_coco_keypoints, ch
                                          load_json, metainfo_from_coco, parse_flip_pairs)
 from .datasets.lab_formats import label_format, read_dlc_project, read_slp, write_frames
 from .models.text_conditions import ENCODER_FOLDERS
-from .resources import config_file
+from .resources import MINI_SD, config_file
 
 # recipe: base config, default input size (W, H), multiple the input size must be
-# (VAE x U-Net downsampling), default schedule in training iterations
+# (VAE x U-Net downsampling), default schedule in training iterations (None: the base
+# config's max_iters, whatever the data size), default
+# Stable Diffusion weights (the prior; None: random weights)
 ARCHS = dict(
     sd15=dict(
         base=config_file('genloc', 'custom', '_base_', 'genloc_sd15-lora16_custom.py'),
         name='genloc_sd15-lora16', input_size=(256, 256), size_divisor=64,
         # the few-shot configs' rule: ~800 optimizer steps (of 8 accumulated
         # iterations of batch 25), whatever the data size
-        iters=800 * 8, schedule='about 800 optimizer steps, as the few-shot configs'),
+        iters=800 * 8, schedule='about 800 optimizer steps, as the few-shot configs',
+        weights='checkpoints/stable-diffusion-v1-5'),
+    # the creature config's recipe on a prior trained at 64 px (the miniature SD):
+    # the CPU recipe of the demo and of the app's Teach tab
+    minisd=dict(
+        base=config_file('genloc', 'creatures',
+                         'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py'),
+        name='genloc_minisd-lora16', input_size=(64, 64), size_divisor=32,
+        iters=None, schedule="the creature config's iterations (the demo's budget)",
+        weights=MINI_SD),
     tiny=dict(
         base=config_file('genloc', 'tiny', 'genloc_tiny_1xb6-300it_coco-128x96.py'),
         name='genloc_tiny', input_size=(128, 128), size_divisor=8,
-        iters=300, schedule='about 300 iterations, as the tiny demo'))
+        iters=300, schedule='about 300 iterations, as the tiny demo', weights=None))
+
+
+def served_recipe(config: str) -> dict:
+    """The recipe a trained model's own config makes (the app's Teach: train a new
+    keypoint set the way the served model was trained, on its prior): its model,
+    codec, input size and iteration budget; its ``model.backbone.pretrained`` as the
+    weights (None: random weights). Iteration-based configs only."""
+    cfg = Config.fromfile(config)
+    if 'max_iters' not in cfg.train_cfg:
+        raise ValueError(f'{config}: an epoch-based schedule; Teach needs an '
+                         'iteration-based recipe (e.g. --arch minisd or tiny).')
+    return dict(base=osp.abspath(config), name='genloc_taught',
+                input_size=tuple(cfg.codec['input_size']), size_divisor=1, iters=None,
+                schedule=f'{cfg.train_cfg.max_iters} iterations, as {osp.basename(config)}',
+                weights=cfg.model.backbone.get('pretrained'))
 
 
 class Ref(str):
@@ -125,8 +151,7 @@ def split_by_image(coco: dict, val_fraction: float, seed: int,
 
 def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
                         img_root: Optional[str] = None, test: Optional[str] = None,
-                        arch: str = 'sd15',
-                        weights: str = 'checkpoints/stable-diffusion-v1-5',
+                        arch: Union[str, dict] = 'sd15', weights: Optional[str] = None,
                         input_size: Optional[Sequence[int]] = None,
                         epochs: Optional[int] = None, flip_pairs: Optional[str] = None,
                         sigma: float = DEFAULT_SIGMA, out_dir: str = 'configs/custom',
@@ -141,13 +166,19 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
     project or SLEAP file; without ``val``, ``val_fraction`` of the train images
     (seeded). Returns (config path, report lines to print). Raises ValueError /
     FileNotFoundError naming the file or option and the fix; nothing is written then.
+    ``arch``: a name in :data:`ARCHS` or a recipe dict (:func:`served_recipe`);
+    ``weights``: the prior (a diffusers folder; default: the recipe's).
     """
     if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_-]*', name):
         raise ValueError(f'NAME {name!r}: use letters, digits, "_" and "-" (it names the '
                          'dataset and the config file).')
-    if arch not in ARCHS:
+    if isinstance(arch, dict):
+        recipe, arch = arch, arch['name']
+    elif arch in ARCHS:
+        recipe = ARCHS[arch]
+    else:
         raise ValueError(f'--arch {arch!r}: one of {list(ARCHS)}.')
-    recipe = ARCHS[arch]
+    weights = weights or recipe['weights']
     size = tuple(input_size or recipe['input_size'])
     if len(size) != 2 or any(s <= 0 or s % recipe['size_divisor'] for s in size):
         raise ValueError(f'--input-size {size}: width and height must be positive '
@@ -213,11 +244,12 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
                     for a in data['train']['coco']['annotations'] if 'keypoints' in a)
     batch = base.train_dataloader.batch_size
     iters_per_epoch = math.ceil(num_train / batch)
-    epochs = epochs or math.ceil(recipe['iters'] / iters_per_epoch)
+    epochs = epochs or math.ceil((recipe['iters'] or base.train_cfg.max_iters)
+                                 / iters_per_epoch)
     cats = data['train']['categories']
     object_name = object_name or (cats[0] if len(cats) == 1 else 'object')
-    text = arch == 'sd15' and has_text_encoder(weights)
-    weights = _rel(weights)  # like the other paths: from the current directory
+    text = weights is not None and has_text_encoder(weights)
+    weights = weights and _rel(weights)  # like the other paths: from the current directory
     use_area = all('area' in a for split in ('val', 'test') if split in data
                    for a in data[split]['coco']['annotations'])
 
@@ -258,7 +290,7 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
                           if text else 'random' + (
                               f' ({weights} has no text_encoder/ and tokenizer/; '
                               'with them set model.backbone.condition_init="text")'
-                              if arch == 'sd15' else ' (tiny random U-Net)'))]
+                              if weights else ' (tiny random U-Net)'))]
     if not use_area:
         report.append('annotations without "area": CocoMetric(use_area=False), OKS '
                       'scale = 0.53 x box area')
@@ -292,11 +324,13 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
         lines.append(f'img_root = {roots["train"]!r}')
         roots = dict.fromkeys(roots, Ref('img_root'))
     backbone = dict(num_keypoints=Ref('num_keypoints'))
-    if arch == 'sd15':
-        lines += [f'sd_weights = {weights!r}', f'max_epochs = {epochs}']
+    if weights:
+        lines.append(f'sd_weights = {weights!r}')
         backbone.update(pretrained=Ref('sd_weights'),
                         condition_init='text' if text else 'random',
                         keypoint_names=Ref('metainfo'), object_name=object_name)
+    if 'max_epochs' in base.train_cfg:
+        lines.append(f'max_epochs = {epochs}')
         schedule = dict(
             train_cfg=dict(max_epochs=Ref('max_epochs'), val_interval=max(1, epochs // 10)),
             param_scheduler=[
@@ -308,10 +342,15 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
         max_iters = epochs * iters_per_epoch
         lines.append(f'max_iters = {max_iters}  # {epochs} epochs of {iters_per_epoch} '
                      'iterations')
+        # the recipe's warm-up (if any), then cosine to the end
+        warmup = [dict(step) for step in base.param_scheduler[:-1]]
+        start = warmup[-1]['end'] if warmup else 0
         schedule = dict(
             train_cfg=dict(max_iters=Ref('max_iters'), val_interval=Ref('max_iters')),
-            param_scheduler=[dict(type='CosineAnnealingLR', T_max=Ref('max_iters'),
-                                  by_epoch=False)],
+            param_scheduler=warmup + [dict(
+                type='CosineAnnealingLR', begin=start, end=Ref('max_iters'),
+                T_max=Ref(f'max_iters - {start}') if start else Ref('max_iters'),
+                by_epoch=False)],
             default_hooks=dict(checkpoint=dict(interval=Ref('max_iters'))))
     ann = {split: _rel(s['ann_file']) for split, s in sets.items()}
 
@@ -320,6 +359,13 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
                     data_prefix=dict(img=roots[split]), ann_file=ann[split], **kwargs)
 
     evaluator = dict(type='CocoMetric', use_area=use_area)
+    # the recipe's other metrics (e.g. PCK and EPE of the creature recipe) kept
+    others = [dict(m) for m in base.val_evaluator if m['type'] != 'CocoMetric'] \
+        if isinstance(base.val_evaluator, list) else []
+
+    def evaluators(split):
+        coco = dict(evaluator, ann_file=ann[split])
+        return [coco, *others] if others else coco
     parts = dict(
         codec=codec,
         model=dict(backbone=backbone, head=dict(decoder=Ref('codec'))),
@@ -330,8 +376,8 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
                                             pipeline=Ref('val_pipeline'))),
         test_dataloader=dict(dataset=dataset('test', test_mode=True,
                                              pipeline=Ref('val_pipeline'))),
-        val_evaluator=dict(evaluator, ann_file=ann['val']),
-        test_evaluator=dict(evaluator, ann_file=ann['test']),
+        val_evaluator=evaluators('val'),
+        test_evaluator=evaluators('test'),
         **schedule)
     lines.append('')
     lines += [f'{key} = {format_py(value)}' for key, value in parts.items()]
@@ -362,10 +408,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--data-dir', help='where DeepLabCut / SLEAP labels and split sets '
                         'are written as COCO (default: work_dirs/<config name>/data)')
     parser.add_argument('--arch', default='sd15', choices=list(ARCHS),
-                        help='sd15: the SD-1.5 recipe; tiny: a random-weight CPU model '
-                        '(a dry run of the whole chain in minutes)')
-    parser.add_argument('--weights', default='checkpoints/stable-diffusion-v1-5',
-                        help='local Stable Diffusion weights (sd15)')
+                        help='sd15: the SD-1.5 recipe; minisd: the CPU recipe on the '
+                        'miniature SD (64x64); tiny: a random-weight CPU model (a dry run '
+                        'of the whole chain in minutes)')
+    parser.add_argument('--weights', help='local Stable Diffusion weights (default: '
+                        'sd15 checkpoints/stable-diffusion-v1-5, minisd the shipped '
+                        'miniature SD)')
     parser.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'))
     parser.add_argument('--epochs', type=int, help='default: see docs/custom_keypoints.md')
     parser.add_argument('--flip-pairs', help='"a:b,c:d" keypoint names ("" for none); '

@@ -347,6 +347,83 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
     assert '| 4 |' in experiments.markdown(rows)
 
 
+@pytest.mark.slow
+def test_experiment_curves_peer_and_score_threshold(tiny_run, tmp_path, monkeypatch):
+    """A learning-curve run validates every ``curve_every`` iterations on held-out
+    images disjoint from the test images, at a constant rate after warm-up, and its
+    last point is what a fresh validation of the final checkpoint gives; MMPose's
+    peer trains on the same data; the calibrated score threshold is stored in the
+    checkpoint and is the F1-best one on the validation images."""
+    import json
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from genloc_mmpose.evaluation import calibrate_score_threshold
+    from genloc_mmpose.evaluation.score_threshold import SCORE_THR_KEY
+    from genloc_mmpose.mini_sd import experiments
+    _, folder, _ = tiny_run
+    monkeypatch.setattr(experiments, 'POOL', 12)
+    monkeypatch.setattr(experiments, 'TEST', 12)
+    monkeypatch.setattr(experiments, 'VALIDATION', 4)
+    common = dict(labels=4, iters=4, sd=folder, data_root=str(tmp_path / 'data'))
+    with pytest.raises(ValueError, match='overlap'):
+        experiments.run(str(tmp_path), 'prior', curve_every=2, test_images=9, **common)
+    r = experiments.run(str(tmp_path), 'prior', curve_every=2, schedule='constant',
+                        test_images=8, **common)
+    assert [p['iter'] for p in r['curve']] == [2, 4] and r['schedule'] == 'constant'
+    assert all(p['loss'] > 0 for p in r['curve'])
+    cfg = Config.fromfile(r['config'])
+    assert [s['type'] for s in cfg.param_scheduler] == ['LinearLR']
+    ann = osp.join(cfg.val_dataloader.dataset.data_root, cfg.val_dataloader.dataset.ann_file)
+    test_ann = osp.join(cfg.test_dataloader.dataset.data_root,
+                        cfg.test_dataloader.dataset.ann_file)
+    ids = [{im['id'] for im in json.load(open(a))['images']} for a in (ann, test_ann)]
+    assert len(ids[0]) == 4 and len(ids[1]) == 8 and not ids[0] & ids[1]
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.test_evaluator = cfg.val_evaluator
+    cfg.load_from = r['checkpoint']
+    cfg.work_dir = str(tmp_path / 'again')
+    cfg.visualizer.name = 'visualizer_curve_check'
+    again = Runner.from_cfg(cfg).test()
+    assert r['curve'][-1]['PCK'] == pytest.approx(again['PCK'], abs=1e-6)
+    assert r['curve'][-1]['EPE'] == pytest.approx(again['EPE'], rel=1e-5)
+
+    peer = experiments.run(str(tmp_path), 'peer', test_images=8, **common)
+    assert 0 <= peer['PCK'] <= 1 and peer['EPE'] > 0
+    assert Config.fromfile(peer['config']).model.backbone.type == 'ResNet'
+
+    found = calibrate_score_threshold(r['config'], r['checkpoint'],
+                                      work_dir=str(tmp_path / 'cal'))
+    stored = torch.load(r['checkpoint'], weights_only=True)['meta'][SCORE_THR_KEY]
+    assert stored == found['score_thr']
+    # the F1-best threshold by brute force over the predictions of the same images
+    from mmpose.apis import init_model
+    model = init_model(r['config'], r['checkpoint'], device='cpu')
+    scores, correct = [], []
+    loader = Runner.build_dataloader(cfg.val_dataloader)
+    with torch.no_grad():
+        for batch in loader:
+            for sample in model.test_step(batch):
+                gt = sample.gt_instances
+                size = max(gt.bboxes[0][2:] - gt.bboxes[0][:2])
+                err = np.linalg.norm(sample.pred_instances.keypoints[0]
+                                     - gt.keypoints[0], axis=-1) / size
+                vis = np.asarray(gt.keypoints_visible[0]) > 0
+                scores += list(sample.pred_instances.keypoint_scores[0][vis])
+                correct += list(err[vis] <= 0.1)
+    scores, correct = np.array(scores), np.array(correct)
+
+    def f1(t):
+        drawn = scores >= t
+        tp = (drawn & correct).sum()
+        return 2 * tp / max(drawn.sum() + correct.sum(), 1)
+    best = max(f1(t) for t in scores)
+    assert f1(found['score_thr']) == pytest.approx(best)
+    assert found['correct'] == pytest.approx(correct.mean())
+
+
 # ----------------------------------------------------------- the shipped prior
 MINI_SD = osp.join(REPO, 'demo', 'mini-sd')
 

@@ -359,3 +359,52 @@ def test_end_to_end_tiny(tmp_path, monkeypatch, capsys):
     visible = gt_kpts[:, 2] > 0
     error = np.linalg.norm(kpts[visible] - gt_kpts[visible, :2], axis=1)
     assert np.median(error) < 0.05 * max(w, h), error  # pixels, a 64x64 crop
+
+
+def test_minisd_and_served_recipes(tmp_path, monkeypatch):
+    """``--arch minisd``: the creature recipe on the shipped miniature SD (its
+    warm-up and cosine to the recipe's iterations, its PCK and EPE metrics kept,
+    conditions from the names with the prior's text encoder); the app's Teach
+    recipe from a trained model's own config: its prior and iteration budget, and
+    the tiny CPU recipe for an epoch-based (SD-1.5) config."""
+    from mmpose.registry import MODELS
+
+    from genloc_mmpose.app.teach import teach_recipe
+    from genloc_mmpose.custom_keypoints import new_keypoint_config, served_recipe
+    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.resources import MINI_SD, config_file
+    monkeypatch.chdir(tmp_path)
+    ann = world.write_coco(str(tmp_path / 'critters'), 'val', 5, name='pool')
+    images = str(tmp_path / 'critters' / 'images')
+    config, report = new_keypoint_config('critters', ann, img_root=images, arch='minisd',
+                                         out_dir='cfg')
+    cfg = Config.fromfile(config)
+    recipe = Config.fromfile(config_file(
+        'genloc', 'creatures', 'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py'))
+    iters = recipe.train_cfg.max_iters
+    assert osp.realpath(cfg.model.backbone.pretrained) == osp.realpath(MINI_SD)
+    assert cfg.model.backbone.condition_init == 'text'
+    assert cfg.codec.input_size == (64, 64) and cfg.train_cfg.max_iters >= iters
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.type, warmup.end, cosine.type, cosine.begin, cosine.end, cosine.T_max) == (
+        'LinearLR', 20, 'CosineAnnealingLR', 20, cfg.train_cfg.max_iters,
+        cfg.train_cfg.max_iters - 20)
+    assert [m.type for m in cfg.test_evaluator] == ['CocoMetric', 'PCKAccuracy', 'EPE']
+    assert cfg.test_evaluator[0].ann_file == cfg.test_dataloader.dataset.ann_file
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpose')
+    model = MODELS.build(cfg.model)
+    assert model.backbone.conditions.shape == (18, 128)
+
+    served, text = teach_recipe(config)
+    assert served == served_recipe(config) and served['weights'] == cfg.model.backbone.pretrained
+    assert str(cfg.train_cfg.max_iters) in text and 'prior' in text
+    taught, _ = new_keypoint_config('critters2', ann, img_root=images, arch=served,
+                                    out_dir='cfg')
+    taught = Config.fromfile(taught)
+    assert taught.model.backbone.pretrained == cfg.model.backbone.pretrained
+    assert taught.train_cfg.max_iters >= cfg.train_cfg.max_iters
+    sd15 = config_file('genloc', 'ap10k', 'genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py')
+    assert teach_recipe(sd15)[0] == 'tiny'
+    with pytest.raises(ValueError, match='epoch-based'):
+        served_recipe(sd15)

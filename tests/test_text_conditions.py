@@ -103,6 +103,15 @@ def test_text_conditions_equal_recomputation(sd_text_folder):
     other = init_conditions('text', 3, 32, names=names, object_name='dog',
                             folder=sd_text_folder)
     assert not torch.allclose(other, cond)
+    # the contrast: the mean condition kept, each one's difference from it x4
+    sharp = init_conditions('text', 3, 32, names=names, object_name='Cat',
+                            folder=sd_text_folder, text_contrast=4.0)
+    mean = expected.mean(0)
+    torch.testing.assert_close(sharp, mean + 4 * (expected - mean), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(sharp.mean(0), mean, rtol=1e-5, atol=1e-5)
+    cos = torch.nn.functional.normalize(sharp, dim=1) @ torch.nn.functional.normalize(
+        expected, dim=1).T
+    assert torch.all(cos.diagonal() < 1)
 
 
 def test_fp16_variant_files(tmp_path, sd_text_folder):

@@ -65,7 +65,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                           det_config=args.det_config, det_checkpoint=args.det_checkpoint,
                           det_cat_ids=args.det_cat_ids)
     examples_dir = DEMO_EXAMPLES
-    app = build_app(predictor, args.work_dir, example_images(examples_dir))
+    app = build_app(predictor, args.work_dir, example_images(
+        examples_dir, first=predictor.model.dataset_meta.get('dataset_name')))
     app.queue().launch(server_name=args.host, server_port=args.port, share=args.share,
                        max_file_size=args.max_file_size,
                        allowed_paths=[args.work_dir, examples_dir])

@@ -17,6 +17,7 @@ import torch
 from mmengine.config import Config
 
 SOURCES = ('whole image', 'my boxes', 'detector')
+DEFAULT_SCORE_THR = 0.3  # MMPose's kpt_thr, for checkpoints without their own
 
 
 @dataclass
@@ -55,6 +56,16 @@ def text_encoder_folder(cfg: Config) -> Optional[str]:
     return folder if folder and osp.isdir(folder) and has_text_encoder(folder) else None
 
 
+def stored_score_thr(checkpoint: str) -> Optional[float]:
+    """The keypoint-score threshold chosen on the model's validation images and stored
+    in its checkpoint (:func:`genloc_mmpose.evaluation.calibrate_score_threshold`),
+    or None."""
+    from ..evaluation.score_threshold import SCORE_THR_KEY
+    meta = torch.load(checkpoint, map_location='cpu', weights_only=True).get('meta') or {}
+    thr = meta.get(SCORE_THR_KEY)
+    return None if thr is None else float(thr)
+
+
 class Predictor:
     """A GenLoc model (CONFIG + CHECKPOINT) behind ``MMPoseInferencer``.
 
@@ -86,6 +97,7 @@ class Predictor:
         self.model = self.inferencer.model
         self.model.test_cfg['output_heatmaps'] = True  # the fused maps
         self.default_flip = bool(self.model.test_cfg.get('flip_test', False))
+        self.score_thr = stored_score_thr(checkpoint)
         self._lock = threading.RLock()  # predict_by_name holds it across predict
         self._layer_maps = None
         self.model.backbone.register_forward_hook(self._keep_layer_maps)

@@ -11,15 +11,13 @@ import os.path as osp
 import re
 import subprocess
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 from mmengine.config import Config
 
-from ..custom_keypoints import new_keypoint_config
+from ..custom_keypoints import new_keypoint_config, served_recipe
 from .labels import LabelSet
 
-# The recipe (genloc_mmpose.custom_keypoints.ARCHS) taught models train with.
-TEACH_ARCH = 'tiny'
 TRAIN_COMMAND = [sys.executable, '-m', 'genloc_mmpose.launcher', 'train.py']
 LOG_POINTS = 200  # about this many loss points per run (the logger interval)
 
@@ -31,9 +29,23 @@ def dataset_name(object_name: str) -> str:
     return name if name[:1].isalnum() else f'object{name}'
 
 
+def teach_recipe(config: str) -> Tuple[Union[str, dict], str]:
+    """The recipe Teach trains with for the model of ``config`` and its description:
+    the served model's own (:func:`served_recipe`: its prior, input size and iteration
+    budget) when its schedule is iteration-based, else the ``'tiny'`` CPU recipe
+    (random weights; an SD-1.5 recipe does not finish on a CPU)."""
+    try:
+        recipe = served_recipe(config)
+    except ValueError:
+        return 'tiny', 'the tiny CPU recipe (random weights; the served model trains by epochs)'
+    prior = recipe['weights'] or 'random weights'
+    return recipe, f"the served model's ({recipe['schedule']}, prior: {prior})"
+
+
 class TrainJob:
-    """Writes the labels, the metainfo and the config (``TEACH_ARCH``) under
-    ``folder`` and starts ``genloc-train`` on them (in the working directory).
+    """Writes the labels, the metainfo and the config (``recipe``, a name in
+    ``custom_keypoints.ARCHS`` or a recipe dict) under ``folder`` and starts
+    ``genloc-train`` on them (in the working directory).
 
     Args:
         labels (LabelSet): At least ``MIN_IMAGES`` labelled images (else ValueError).
@@ -41,10 +53,11 @@ class TrainJob:
             train.log).
         epochs (int, optional): Training length; None: the recipe's default.
         device (str): ``'cpu'`` hides GPUs from the training process.
+        recipe (str | dict): what to train (:func:`teach_recipe`).
     """
 
     def __init__(self, labels: LabelSet, folder: str, epochs: Optional[int] = None,
-                 device: str = 'cpu'):
+                 device: str = 'cpu', recipe: Union[str, dict] = 'tiny'):
         labels.check_trainable()
         os.makedirs(folder)
         self.folder = folder
@@ -54,7 +67,7 @@ class TrainJob:
         self.name = dataset_name(labels.object_name)
         self.config, self.report = new_keypoint_config(
             self.name, self.labels_file, self.labels_file,
-            osp.dirname(labels.images[0].path), arch=TEACH_ARCH, epochs=epochs,
+            osp.dirname(labels.images[0].path), arch=recipe, epochs=epochs,
             out_dir=osp.join(folder, 'configs'), object_name=labels.object_name)
         cfg = Config.fromfile(self.config)
         loop = cfg.train_cfg

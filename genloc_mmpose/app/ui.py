@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from .labels import LabelSet, parse_names, parse_skeleton
-from .predict import Predictor
+from .predict import DEFAULT_SCORE_THR, Predictor
 from .render import MAP_BOXES, TABLE_HEADERS, keypoint_table, map_gallery, write_outputs
-from .teach import TEACH_ARCH, TrainJob
+from .teach import TrainJob, teach_recipe
 
 DEFAULT_MODEL = 'served model'
 IMAGE_TYPES = ['image']
@@ -86,6 +86,11 @@ def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()
     """The Blocks of the app serving ``predictor``; sessions keep their files under
     ``work_root``."""
     examples = list(examples)
+    score_thr = round(DEFAULT_SCORE_THR if predictor.score_thr is None
+                      else predictor.score_thr, 2)
+    recipe, recipe_text = teach_recipe(predictor.config)
+    score_thr_from = ("MMPose's default" if predictor.score_thr is None else
+                      "the model's own, from its validation images")
 
     def model_for(session: Session, choice: str) -> Predictor:
         return session.taught if choice != DEFAULT_MODEL and session.taught else predictor
@@ -197,9 +202,9 @@ def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()
         run = time.strftime('train-%H%M%S')
         session.job = TrainJob(session.labels, osp.join(session.folder(), run),
                                epochs=int(epochs) if epochs else None,
-                               device=predictor.device)
+                               device=predictor.device, recipe=recipe)
         return (_progress_html(0, session.job.total, 'starting'),
-                f'Training ({TEACH_ARCH} recipe): ' + '; '.join(session.job.report),
+                f'Training (recipe: {recipe_text}): ' + '; '.join(session.job.report),
                 gr.Timer(active=True))
 
     def cancel(session):
@@ -276,8 +281,9 @@ def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()
                                                 elem_id='look_flip')
                         look_layers = gr.Checkbox(False, label='Maps of each CKHE layer',
                                                   elem_id='look_layers')
-                    look_thr = gr.Slider(0, 1, 0.3, step=0.05, elem_id='look_thr',
-                                         label='Score threshold (drawn keypoints)')
+                    look_thr = gr.Slider(0, 1, score_thr, step=0.01, elem_id='look_thr',
+                                         label=f'Score threshold (drawn keypoints): '
+                                         f'{score_thr_from}')
                     look_run = gr.Button('Find keypoints', variant='primary',
                                          elem_id='look_run')
                 with gr.Column():
@@ -414,7 +420,9 @@ def _progress_html(done: int, total: int, state: str) -> str:
             f'<br>{state}: {done}/{total} iterations</div>')
 
 
-def example_images(folder: str) -> List[str]:
+def example_images(folder: str, first: Optional[str] = None) -> List[str]:
     """Sample images to pick from (``demo/data/*/*.jpg``: COCO people, AP-10K animals,
-    creatures of the miniature SD's world)."""
-    return sorted(glob.glob(osp.join(folder, '*', '*.jpg')))
+    creatures of the miniature SD's world), those of the subfolder ``first`` (the
+    served model's dataset name) first."""
+    return sorted(glob.glob(osp.join(folder, '*', '*.jpg')),
+                  key=lambda path: (osp.basename(osp.dirname(path)) != first, path))

@@ -14,6 +14,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+from mmengine.hooks import Hook
 
 from ..compat import atomic_write
 from ..resources import MINI_SD, config_file
@@ -21,7 +22,12 @@ from . import world
 
 CONFIG = config_file('genloc', 'creatures',
                      'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py')
+# MMPose's own top-down heatmap model (ResNet-18 SimpleBaseline) from scratch, same data
+PEER_CONFIG = config_file('genloc', 'creatures', 'td-hm_res18_1xb16-200it_creatures-64x64.py')
 POOL, TEST = 1000, 300  # labelled pool ('val' split) and held-out test images
+# learning curves are measured on the last VALIDATION images of the 'test' split,
+# never on the first ones that the tables test on
+VALIDATION = 100
 MSE = dict(_delete_=True, type='KeypointMSELoss', use_target_weight=True)
 
 
@@ -38,6 +44,9 @@ VARIANTS = {
     'no-prior': ('same architecture, random frozen weights, same recipe', 'no-prior'),
     'text': ('mini-SD prior, conditions from the keypoint names',
              {'model.backbone.condition_init': 'text'}),
+    'text-x4': ('mini-SD prior, conditions from the keypoint names, their differences x4',
+                {'model.backbone.condition_init': 'text',
+                 'model.backbone.condition_text_contrast': 4.0}),
     'condonly': ('mini-SD prior, conditions only (no LoRA)', {'model.backbone.lora': None}),
     't21': ('mini-SD prior, latent noised at t = 21', {'model.backbone.noise_timestep': 21}),
     't601': ('mini-SD prior, latent noised at t = 601',
@@ -46,6 +55,8 @@ VARIANTS = {
     'crossattn-mse': ('mini-SD prior, cross-attention maps (eq. 6) + MSE loss',
                       {'model.backbone.map_mode': 'cross_attention',
                        'model.head.loss': MSE}),
+    'peer': ("MMPose's ResNet-18 heatmap model from scratch, same data and iterations",
+             'peer'),
 }
 
 
@@ -93,15 +104,33 @@ def run_name(variant: str, labels: Optional[int], seed: int, holdout: Optional[s
 def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0,
         holdout: Optional[str] = None, iters: Optional[int] = None,
         data_root: Optional[str] = None, sd: str = MINI_SD, test_images: Optional[int] = None,
-        cfg_options: Optional[dict] = None) -> dict:
+        cfg_options: Optional[dict] = None, curve_every: Optional[int] = None,
+        schedule: str = 'cosine') -> dict:
     """Train (``iters`` iterations, the config's 200 by default; 0: test only) and
     test one run; cached. ``labels``: labelled images drawn from the pool (all if
     None); ``holdout``: a family left out of training and tested alone (Table 6);
-    ``test_images``: the first N test images only. A cached result counts only
-    for the same prior (folder and weights), data and ``cfg_options``."""
+    ``test_images``: the first N test images only. ``curve_every``: also validate
+    every N iterations on the last :data:`VALIDATION` test-split images (disjoint
+    from the first ``test_images``), kept as ``result['curve']`` (iteration, PCK,
+    EPE, the training loss); ``schedule``: ``'cosine'`` (the config's: warm-up, then
+    cosine to 0 at ``iters``) or ``'constant'`` (warm-up, then the base rate: for
+    curves, whose flattening then means convergence, not a decayed rate). A cached
+    result counts only for the same prior (folder and weights), data and
+    ``cfg_options``."""
     from mmengine.config import Config
     from mmengine.runner import Runner
+    if schedule not in ('cosine', 'constant'):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    if curve_every and holdout:
+        raise ValueError('curve_every: learning curves validate on all families; '
+                         f'not available with holdout={holdout!r}')
+    if curve_every and (test_images or TEST) + VALIDATION > TEST:
+        raise ValueError(f'curve_every: the {VALIDATION} validation images would overlap '
+                         f'the {test_images or TEST} test images of the {TEST} held out; '
+                         f'pass test_images <= {TEST - VALIDATION}.')
     name = run_name(variant, labels, seed, holdout, iters, test_images)
+    if curve_every:
+        name = name.replace(f'_seed{seed}', f'_{schedule}_curve{curve_every}_seed{seed}')
     out_dir = osp.join(work_dir, name)
     result_file = osp.join(out_dir, 'result.json')
     root = data_root or osp.join(work_dir, 'data')
@@ -120,26 +149,39 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
                       families=[holdout] if holdout else None)
     if test_images:
         _truncate(osp.join(root, test_ann), test_images)
+    val_ann = test_ann
+    if curve_every:
+        val_ann = subset(root, 'creatures_test', f'validation_last{VALIDATION}')
+        _truncate(osp.join(root, val_ann), -VALIDATION)
 
-    cfg = Config.fromfile(CONFIG)
+    cfg = Config.fromfile(PEER_CONFIG if variant == 'peer' else CONFIG)
     overrides = VARIANTS[variant][1]
-    overrides = _no_prior(sd) if overrides == 'no-prior' else dict(overrides)
-    overrides.update({'model.backbone.pretrained': sd} if variant != 'no-prior' else {})
+    if overrides == 'no-prior':
+        overrides = _no_prior(sd)
+    elif overrides == 'peer':
+        overrides = {}
+    else:
+        overrides = {'model.backbone.pretrained': sd, **overrides}
     overrides.update(cfg_options or {})
     cfg.merge_from_dict(overrides)
     root = osp.join(os.path.abspath(root), '')
     cfg.train_dataloader.dataset.update(data_root=root, ann_file=train_ann)
-    for key in ('val', 'test'):
-        cfg[f'{key}_dataloader'].dataset.update(data_root=root, ann_file=test_ann)
-        cfg[f'{key}_evaluator'][0].ann_file = root + test_ann
+    for key, ann in (('val', val_ann), ('test', test_ann)):
+        cfg[f'{key}_dataloader'].dataset.update(data_root=root, ann_file=ann)
+        cfg[f'{key}_evaluator'][0].ann_file = root + ann
     if iters is not None and iters > 0:
-        _set_iters(cfg, iters)
-    cfg.train_cfg.val_interval = 10**9  # tested once, below
+        _set_iters(cfg, iters, schedule)
+    # validated every curve_every iterations, or never (tested once, below)
+    cfg.train_cfg.val_interval = curve_every or 10**9
+    if not curve_every:
+        cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = out_dir
     cfg.experiment_name = name
     cfg.visualizer.name = f'visualizer_{name}'
     runner = Runner.from_cfg(cfg)
+    curve = _CurveHook()
+    runner.register_hook(curve, 'LOW')
     start = time.time()
     if iters != 0:
         runner.train()
@@ -153,7 +195,8 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
                   checkpoint=osp.join(out_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
                   if iters != 0 else None,
                   train_s=round(train_s, 1), test_s=round(time.time() - start - train_s, 1),
-                  **{k.split('/')[-1]: float(v) for k, v in metrics.items()})
+                  **{k.split('/')[-1]: float(v) for k, v in metrics.items()},
+                  **(dict(curve=curve.points, schedule=schedule) if curve_every else {}))
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=1)
     return result
@@ -171,22 +214,42 @@ def _inputs(sd: str, root: str, cfg_options: Optional[dict]) -> dict:
                                       cfg_options=cfg_options or {}), default=str))
 
 
+class _CurveHook(Hook):
+    """Keeps every validation's PCK and EPE with the iteration and the mean
+    training loss since the previous one."""
+
+    def __init__(self):
+        self.points: List[dict] = []
+        self._losses: List[float] = []
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self._losses.append(outputs['loss'].item())
+
+    def after_val_epoch(self, runner, metrics=None):
+        self.points.append(dict(iter=runner.iter, PCK=float(metrics['PCK']),
+                                EPE=float(metrics['EPE']),
+                                loss=float(np.mean(self._losses)) if self._losses else None))
+        self._losses = []
+
+
 def _truncate(path: str, num: int) -> None:
+    """Keep the first ``num`` images (the last ``-num`` if negative)."""
     with open(path) as f:
         coco = json.load(f)
-    ids = {im['id'] for im in coco['images'][:num]}
-    coco.update(images=coco['images'][:num],
+    keep = coco['images'][:num] if num > 0 else coco['images'][num:]
+    ids = {im['id'] for im in keep}
+    coco.update(images=keep,
                 annotations=[a for a in coco['annotations'] if a['image_id'] in ids])
     atomic_write(path, json.dumps(coco), 'w')
 
 
-def _set_iters(cfg, iters: int) -> None:
+def _set_iters(cfg, iters: int, schedule: str = 'cosine') -> None:
     warmup = max(1, min(20, iters // 2))
     cfg.train_cfg.max_iters = iters
     cfg.default_hooks.checkpoint.interval = iters
     cfg.param_scheduler = [
         dict(type='LinearLR', begin=0, end=warmup, start_factor=0.01, by_epoch=False)]
-    if iters > warmup:
+    if iters > warmup and schedule == 'cosine':
         cfg.param_scheduler.append(
             dict(type='CosineAnnealingLR', begin=warmup, end=iters, T_max=iters - warmup,
                  by_epoch=False))

@@ -92,6 +92,8 @@ class GenLocBackbone(BaseModule):
         condition_init (str): ``'random'`` (normal, the paper) or ``'text'``: each
             condition from its keypoint's name with SD's own text encoder
             (:mod:`.text_conditions`), read once at build time and not kept.
+        condition_text_contrast (float): For ``'text'``: the keypoints' differences
+            from their mean condition scaled by this (:func:`.text_conditions.contrast`).
         keypoint_names (list[str] | dict, optional): For ``'text'``: the K names,
             or the dataset's MMPose metainfo, e.g.
             ``dict(from_file='configs/_base_/datasets/ap10k.py')``.
@@ -135,6 +137,7 @@ class GenLocBackbone(BaseModule):
                  noise_timestep: Optional[int] = None,
                  condition_init_std: float = 1.0,
                  condition_init: str = 'random',
+                 condition_text_contrast: float = 1.0,
                  keypoint_names: Optional[Union[Sequence[str], dict]] = None,
                  object_name: str = 'object',
                  text_encoder: Optional[str] = None,
@@ -169,7 +172,8 @@ class GenLocBackbone(BaseModule):
 
         self.conditions = nn.Parameter(init_conditions(
             condition_init, num_keypoints, self.unet.config.cross_attention_dim,
-            condition_init_std, keypoint_names, object_name, text_encoder or pretrained))
+            condition_init_std, keypoint_names, object_name, text_encoder or pretrained,
+            condition_text_contrast))
 
         self.ckhe_processors = []
         self.ckhe_strides = []  # latent pixels per map cell, one per CKHE layer
