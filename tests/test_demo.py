@@ -21,21 +21,21 @@ def mini_sd(site):
 
 def test_demo_prints_each_runs_held_out_numbers(demo_run):
     """One line per run with the numbers of its own result file: names alone
-    (0 labels, 0 iterations), the prior and random weights (4 labels, 2 iterations),
-    all on the same 6 held-out creatures."""
+    (0 labels, 0 iterations), the prior, random weights and MMPose's from-scratch
+    model (4 labels, 2 iterations), all on the same 6 held-out creatures."""
     import json
     work_dir, log = demo_run
     runs = {}
     for name in ('text_all_0it_test6_seed0', 'prior_4shot_2it_test6_seed0',
-                 'no-prior_4shot_2it_test6_seed0'):
+                 'no-prior_4shot_2it_test6_seed0', 'peer_4shot_2it_test6_seed0'):
         with open(work_dir / name / 'result.json') as f:
             runs[name] = json.load(f)
     for (name, r), title, labels, iters in zip(
-            runs.items(), ('names alone (no training)', 'prior: mini-SD',
-                           'no prior: random weights'), (0, 4, 4), (0, 2, 2)):
+            runs.items(), ('GenLoc, names alone (no training)', 'GenLoc on the mini-SD prior',
+                           'GenLoc on random weights', "MMPose's ResNet-18, from scratch"),
+            (0, 4, 4, 4), (0, 2, 2, 2)):
         assert r['test_images'] == 6 and r['iters'] == iters
-        line = (f'{title:34s} {labels:6d} {iters:5d} {r["AP"]:6.3f} {r["PCK"]:8.3f} '
-                f'{r["EPE"]:7.2f}')
+        line = f'{title:34s} {labels:6d} {iters:5d} {r["PCK"]:8.3f} {r["EPE"]:7.2f}'
         assert line in log, (line, log[-2000:])
     assert 'tested on 6 held-out creatures' in log
 
@@ -54,16 +54,21 @@ def test_demo_compares_the_prior_with_random_weights_of_one_architecture(demo_ru
 
 
 def test_demo_leaves_a_picture_and_the_apps_model(demo_run, mini_sd):
-    """The picture: a titled row per model, 4 creatures each, every one enlarged 4x
-    with its correlation maps below (64 px -> 256 + 256); the prior's model is left
-    as the app's, and it has the text encoder the By name tab needs."""
+    """The picture: a titled row per trained model, 4 creatures each, every one
+    enlarged 4x with its maps below (64 px -> 256 + 256); the prior's model is left
+    as the app's with its score threshold (chosen on validation creatures, printed),
+    and it has the text encoder the By name tab needs."""
+    import re
+
     from genloc_mmpose.app.predict import Predictor
-    work_dir, _ = demo_run
+    work_dir, log = demo_run
     picture = cv2.imread(str(work_dir / 'creatures_predictions_and_maps.jpg'))
-    assert picture.shape == (2 * (28 + 512), 4 * (256 + 4), 3)
+    assert picture.shape == (3 * (28 + 512), 4 * (256 + 4), 3)
     app_dir = work_dir.parent
     predictor = Predictor(str(app_dir / 'genloc_demo.py'), str(app_dir / 'genloc_demo.pth'),
                           device='cpu')
+    printed = float(re.search(r'keypoint-score threshold ([\d.]+)', log).group(1))
+    assert predictor.score_thr == pytest.approx(printed, abs=5e-4) and predictor.score_thr > 0
     assert predictor.names[:3] == ['left_eye', 'right_eye', 'nose']
     assert osp.samefile(predictor.text_folder, mini_sd)
     image = str(next((work_dir / 'data' / 'images').glob('*.png')))

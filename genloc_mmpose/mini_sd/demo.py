@@ -1,21 +1,25 @@
 """The README's demo (``make demo``, tools/demo.py): GenLoc few-shot on the shipped
 miniature Stable Diffusion (demo/mini-sd), beside the same architecture with random
-frozen weights, on creatures neither has seen.
+frozen weights and beside MMPose's own heatmap model trained from scratch, on creatures
+none has seen.
 
 1. **Names alone**: conditions made from the 18 keypoint names by the prior's text
    encoder (``condition_init='text'``), no training, tested on the held-out creatures.
-2. **Few-shot**: ``labels`` labelled creatures (the world's ``'val'`` split), GenLoc's
-   recipe (configs/genloc/creatures: LoRA r=16 + conditions, CKHE + HEL) for ``iters``
-   iterations, once on the prior and once on random frozen weights (same images, seed
-   and recipe), each tested on the held-out creatures (``'test'`` split): CocoMetric
-   AP, PCK@0.1 of the box and the mean pixel error (EPE).
-3. **A picture**: both models' keypoints and fused correlation maps on a few test
-   creatures, drawn by MMPose's visualizer.
+2. **Few-shot**: ``labels`` labelled creatures (the world's ``'val'`` split), the
+   creature config's budget (its ``max_iters``, chosen from the learning curves of
+   docs/experiments.md), three ways: GenLoc's recipe (configs/genloc/creatures: LoRA
+   r=16 + conditions, CKHE + HEL) on the prior, the same on random frozen weights,
+   and MMPose's ResNet-18 heatmap model from scratch (same images, seed, pipeline and
+   iterations); each tested on the held-out creatures (``'test'`` split): PCK@0.1 of
+   the box and the mean pixel error (EPE).
+3. **A picture**: the models' keypoints and skeletons, and GenLoc's fused correlation
+   maps, on a few test creatures, drawn by MMPose's visualizer.
 
 The runs are :func:`genloc_mmpose.mini_sd.experiments.run` (cached: a second call with
 the same prior and settings reuses them). The prior's model is also left as
 ``work_dirs/demo/genloc_demo.{py,pth}``, the model the browser app serves (its text
-encoder makes the app's By name tab work).
+encoder makes the app's By name tab work), with its keypoint-score threshold chosen on
+held-out validation creatures (:func:`genloc_mmpose.evaluation.calibrate_score_threshold`).
 """
 import argparse
 import json
@@ -28,26 +32,29 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..evaluation import calibrate_score_threshold
 from ..resources import DEMO_WORK_DIR, MINI_SD
 from . import experiments
 
-LABELS, ITERS, TEST_IMAGES, SEED = 25, 200, 100, 0
-VARIANTS = (('text', 'names alone (no training)', 0),
-            ('prior', 'prior: mini-SD', None),
-            ('no-prior', 'no prior: random weights', None))
+LABELS, TEST_IMAGES, SEED = 25, 100, 0
+VARIANTS = (('text', 'GenLoc, names alone (no training)', 0),
+            ('prior', 'GenLoc on the mini-SD prior', None),
+            ('no-prior', 'GenLoc on random weights', None),
+            ('peer', "MMPose's ResNet-18, from scratch", None))
 
 
-def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
+def run(work_dir: str, labels: int = LABELS, iters: Optional[int] = None,
         test_images: int = TEST_IMAGES, seed: int = SEED, sd: str = MINI_SD,
         show: int = 4) -> Dict[str, dict]:
-    """The three runs of the module docstring: variant -> result of
-    :func:`experiments.run` (with ``'title'``), plus ``'picture'``: the path of the
-    predictions-and-maps picture of ``show`` test creatures."""
+    """The runs of the module docstring (``iters``: None for the creature config's
+    budget): variant -> result of :func:`experiments.run` (with ``'title'``), plus
+    ``'picture'``: the path of the predictions-and-maps picture of ``show`` test
+    creatures, and ``'score_thr'``: the app model's calibration."""
     jobs = [dict(work_dir=work_dir, variant=variant, seed=seed, sd=sd,
                  test_images=test_images, labels=None if variant_iters == 0 else labels,
                  iters=iters if variant_iters is None else variant_iters)
             for variant, _, variant_iters in VARIANTS]
-    # the two trainings side by side, each on half the cores (on 2 cores 1.5x faster
+    # the trainings two at a time, each on half the cores (on 2 cores 1.5x faster
     # than one after the other with 2 threads each). The new processes start first and
     # import GenLoc while the data is written here (once: no two processes write it);
     # names alone runs here while they train.
@@ -65,11 +72,16 @@ def run(work_dir: str, labels: int = LABELS, iters: int = ITERS,
     root = osp.join(work_dir, 'data')
     picture = osp.join(work_dir, 'creatures_predictions_and_maps.jpg')
     draw({results[v]['title']: (results[v]['config'], results[v]['checkpoint'])
-          for v in ('prior', 'no-prior')}, root, show, picture)
+          for v in ('prior', 'no-prior', 'peer')}, root, show, picture)
     results['picture'] = picture
     app_dir = osp.dirname(osp.abspath(work_dir))  # work_dirs/demo
-    shutil.copy(results['prior']['config'], osp.join(app_dir, 'genloc_demo.py'))
-    shutil.copy(results['prior']['checkpoint'], osp.join(app_dir, 'genloc_demo.pth'))
+    config = osp.join(app_dir, 'genloc_demo.py')
+    checkpoint = osp.join(app_dir, 'genloc_demo.pth')
+    shutil.copy(results['prior']['config'], config)
+    shutil.copy(results['prior']['checkpoint'], checkpoint)
+    results['score_thr'] = calibrate_score_threshold(
+        config, checkpoint, ann_file=experiments.validation_ann(root),
+        work_dir=osp.join(work_dir, 'score_threshold'))
     return results
 
 
@@ -94,12 +106,11 @@ def _run_here(job: dict, threads: int) -> dict:
 
 def table(results: Dict[str, dict]) -> str:
     """The demo's printout: one line per run."""
-    lines = [f'{"":34s} {"labels":>6s} {"iters":>5s} {"AP":>6s} {"PCK@0.1":>8s} '
-             f'{"EPE px":>7s}']
+    lines = [f'{"":34s} {"labels":>6s} {"iters":>5s} {"PCK@0.1":>8s} {"EPE px":>7s}']
     for variant, _, _ in VARIANTS:
         r = results[variant]
         lines.append(f'{r["title"]:34s} {r["labels"] or 0:6d} {r["iters"]:5d} '
-                     f'{r["AP"]:6.3f} {r["PCK"]:8.3f} {r["EPE"]:7.2f}')
+                     f'{r["PCK"]:8.3f} {r["EPE"]:7.2f}')
     return '\n'.join(lines)
 
 
@@ -159,11 +170,12 @@ def main(work_dir: str, **kwargs) -> Dict[str, dict]:
         'labelled creatures, '
         f'{r["iters"]} iterations, tested on {r["test_images"]} held-out creatures '
         '(never seen by the prior or by GenLoc):\n' + table(results) + '\n'
-        'AP uses AP-10K\'s keypoint sigmas: on a 64-px creature it asks for 1-3 px, '
-        'PCK@0.1 (of the box) for ~4 px.\n'
+        'PCK@0.1: keypoints within 10 % of the box (~4 px); EPE: mean error in pixels '
+        'of the 64-px image.\n'
         f'Predictions and correlation maps: {results["picture"]}\n'
         f'The prior\'s model (the browser app\'s): {osp.dirname(osp.abspath(work_dir))}'
-        '/genloc_demo.{py,pth}', logger='current')
+        f'/genloc_demo.{{py,pth}}, keypoint-score threshold {results["score_thr"]["score_thr"]:.3f} '
+        '(chosen on held-out validation creatures)', logger='current')
     return results
 
 
@@ -172,13 +184,15 @@ def cli(argv: Optional[Sequence[str]] = None) -> None:
     [--test-images N] [--seed S]`` (``make demo``, ``python tools/demo.py``)."""
     parser = argparse.ArgumentParser(
         prog='genloc-demo', description='GenLoc few-shot on the shipped miniature Stable '
-        'Diffusion beside random weights (README "The two commands").')
+        'Diffusion beside random weights and MMPose\'s from-scratch model (README "The '
+        'two commands").')
     parser.add_argument('--work-dir', default=osp.join(DEMO_WORK_DIR, 'creatures'),
                         help='runs and data; the app\'s model is left one folder up')
     parser.add_argument('--sd', default=MINI_SD,
                         help='the prior: a Stable Diffusion folder (diffusers layout)')
     parser.add_argument('--labels', type=int, default=LABELS)
-    parser.add_argument('--iters', type=int, default=ITERS)
+    parser.add_argument('--iters', type=int,
+                        help="training iterations (default: the creature config's budget)")
     parser.add_argument('--test-images', type=int, default=TEST_IMAGES)
     parser.add_argument('--seed', type=int, default=SEED)
     args = parser.parse_args(argv)

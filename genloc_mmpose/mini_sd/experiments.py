@@ -89,6 +89,16 @@ def subset(root: str, source: str, name: str, labels: Optional[int] = None, seed
     return rel
 
 
+def validation_ann(root: str) -> str:
+    """``annotations/validation_last{VALIDATION}.json``: the last :data:`VALIDATION`
+    images of the test split (learning curves, score thresholds: never the first ones,
+    which the tables test on); its path relative to ``root``."""
+    prepare_data(root)
+    rel = subset(root, 'creatures_test', f'validation_last{VALIDATION}')
+    _truncate(osp.join(root, rel), -VALIDATION)
+    return rel
+
+
 def run_name(variant: str, labels: Optional[int], seed: int, holdout: Optional[str] = None,
              iters: Optional[int] = None, test_images: Optional[int] = None) -> str:
     parts = [variant, f'{labels}shot' if labels else 'all']
@@ -149,10 +159,7 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
                       families=[holdout] if holdout else None)
     if test_images:
         _truncate(osp.join(root, test_ann), test_images)
-    val_ann = test_ann
-    if curve_every:
-        val_ann = subset(root, 'creatures_test', f'validation_last{VALIDATION}')
-        _truncate(osp.join(root, val_ann), -VALIDATION)
+    val_ann = validation_ann(root) if curve_every else test_ann
 
     cfg = Config.fromfile(PEER_CONFIG if variant == 'peer' else CONFIG)
     overrides = VARIANTS[variant][1]
@@ -304,3 +311,32 @@ def markdown(rows: List[dict]) -> str:
             f"{epe[0]:.2f} ({epe[1]:.2f}-{epe[2]:.2f}) | {ap[0]:.3f} | {ap50[0]:.3f} | "
             f"{r['train_s']:.0f} |")
     return '\n'.join(lines)
+
+
+def plot_curves(results: List[dict], out_file: str) -> str:
+    """Learning curves (``result['curve']`` of :func:`run` with ``curve_every``) as a
+    PNG: validation PCK@0.1 and EPE against the iteration, a colour per variant, a
+    line style per label count."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    styles = {}
+    colours = {}
+    for r in results:
+        style = styles.setdefault(r['labels'], ('-', '--', ':', '-.')[len(styles) % 4])
+        colour = colours.setdefault(r['variant'], f'C{len(colours)}')
+        its = [p['iter'] for p in r['curve']]
+        label = f"{r['variant']}, {r['labels'] or 'all'} labels"
+        for ax, key in zip(axes, ('PCK', 'EPE')):
+            ax.plot(its, [p[key] for p in r['curve']], style, color=colour, label=label)
+    for ax, title in zip(axes, ('validation PCK@0.1 (higher is better)',
+                                'validation EPE, px (lower is better)')):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel('iteration (batch 16, constant rate after 20 warm-up)')
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7, loc='upper right')
+    fig.tight_layout()
+    fig.savefig(out_file, dpi=110)
+    plt.close(fig)
+    return out_file

@@ -9,6 +9,9 @@ Usage:
     python tools/misc/mini_sd_experiments.py [--tables prior names table1 table6]
         [--seeds 0 1 2] [--labels 5 10 25 all] [--test-images N]
         [--work-dir work_dirs/mini_sd_experiments] [--sd demo/mini-sd]
+    python tools/misc/mini_sd_experiments.py --curves prior no-prior peer
+        --labels 5 25 all --seeds 0 --iters 3000 --curve-every 250 --test-images 100
+        --plot docs/images/mini_sd_learning_curves.png
 """
 import argparse
 import json
@@ -20,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 from genloc_mmpose.mini_sd.experiments import (MINI_SD, TABLES, markdown,  # noqa: E402
-                                               run, summarise)
+                                               plot_curves, run, summarise)
 
 
 def main():
@@ -34,8 +37,24 @@ def main():
                         'the whole pool)')
     parser.add_argument('--test-images', type=int, default=None,
                         help='test on the first N held-out images (default: all 300)')
+    parser.add_argument('--curves', nargs='+', metavar='VARIANT', default=None,
+                        help='instead of tables: learning curves of these variants '
+                        '(--labels, seed --seeds[0], --iters at a constant rate, validated '
+                        'every --curve-every), plotted to --plot')
+    parser.add_argument('--iters', type=int, default=3000, help='--curves: iterations')
+    parser.add_argument('--curve-every', type=int, default=250)
+    parser.add_argument('--plot', default='mini_sd_curves.png')
     args = parser.parse_args()
     import genloc_mmpose  # noqa: F401
+    if args.curves:
+        results = [run(args.work_dir, variant, None if n == 'all' else int(n), args.seeds[0],
+                       iters=args.iters, sd=args.sd, test_images=args.test_images,
+                       curve_every=args.curve_every, schedule='constant')
+                   for n in args.labels or ['all'] for variant in args.curves]
+        for r in results:
+            print(r['run'], ' '.join(f"{p['iter']}:{p['PCK']:.3f}" for p in r['curve']))
+        print(plot_curves(results, args.plot))
+        return
     sections = []
     for table in args.tables:
         title, runs = TABLES[table]
