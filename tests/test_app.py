@@ -42,6 +42,9 @@ TEACH_SKELETON = 'left_shoulder-right_shoulder, left_hip-right_hip, left_shoulde
 TEACH_IMAGES = {785: True, 40083: False, 196141: True}  # image id: draw its box
 
 
+STORED_THR = 0.0734
+
+
 @pytest.fixture(scope='module')
 def model(tmp_path_factory):
     """The tiny COCO config on a diffusers folder (tiny random U-Net/VAE, a 32-wide
@@ -73,8 +76,11 @@ def model(tmp_path_factory):
             if 'lora_B' in name:
                 param.normal_(0, 0.5)
     checkpoint = str(folder / 'genloc_tiny_text.pth')
+    # a score threshold of its own, as calibrate_score_threshold stores it
+    from genloc_mmpose.evaluation.score_threshold import SCORE_THR_KEY
     save_checkpoint({'state_dict': net.state_dict(),
-                     'meta': {'dataset_meta': net.dataset_meta}}, checkpoint)
+                     'meta': {'dataset_meta': net.dataset_meta,
+                              SCORE_THR_KEY: STORED_THR}}, checkpoint)
     return str(config), checkpoint
 
 
@@ -257,6 +263,10 @@ def test_look_keypoints_maps_and_json_equal_inferencer(new_page, model, detector
     expect(page.locator('#look_source input[value="my boxes"]')).to_be_checked()
     # the exact box, typed
     page.locator('#look_boxes textarea').fill(', '.join(map(str, LOOK_BOX)))
+    # the slider starts at the model's own threshold (stored in its checkpoint)
+    assert float(page.locator('#look_thr input[type=number]').input_value()) == round(
+        STORED_THR, 2)
+    expect(page.locator('#look_thr')).to_contain_text("the model's own")
     page.locator('#look_thr input[type=number]').fill('0')  # draw every keypoint
     page.locator('#look_thr input[type=number]').press('Enter')
     page.locator('#look_run').click()
