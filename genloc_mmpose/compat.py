@@ -39,6 +39,8 @@ import sys
 import numpy as np
 from mmengine.utils import digit_version
 
+from .fileio import atomic_write
+
 
 def _preprocess_single(original):
 
@@ -128,24 +130,6 @@ def fix_pose2d_inferencer_bboxes():
             inferencer.preprocess_single = _preprocess_single(inferencer.preprocess_single)
 
     when_imported('mmpose.apis.inferencers.pose2d_inferencer', patch)
-
-
-def atomic_write(filepath, data, mode: str) -> None:
-    """Write ``data`` to a temporary file beside ``filepath``, sync, rename: never a
-    half-written file, and processes writing the same file at once do not collide
-    (also used outside the checkpoint patches: mini-SD runs, the decode cache)."""
-    filepath = str(filepath)
-    os.makedirs(osp.dirname(osp.abspath(filepath)), exist_ok=True)
-    tmp = f'{filepath}.tmp{os.getpid()}'
-    try:
-        with open(tmp, mode) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def _put(self, obj: bytes, filepath) -> None:

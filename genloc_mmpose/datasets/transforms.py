@@ -29,7 +29,7 @@ from mmpose.datasets.transforms import LoadImage, RandomFlip, TopdownAffine
 from mmpose.registry import TRANSFORMS
 from mmpose.structures.bbox import get_udp_warp_matrix, get_warp_matrix
 
-from ..compat import atomic_write
+from ..fileio import atomic_write
 
 ON_UNREADABLE = ('raise', 'skip')
 # JPEG DCT scaling that OpenCV (libjpeg-turbo) offers, as 1/r

@@ -82,7 +82,7 @@ def calibrate_score_threshold(config: str, checkpoint: str,
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from ..compat import atomic_write
+    from ..fileio import atomic_write
     cfg = Config.fromfile(config)
     loader = cfg.get('val_dataloader')
     if ann_file is not None:

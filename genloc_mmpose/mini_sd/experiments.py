@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.hooks import Hook
 
-from ..compat import atomic_write
+from ..fileio import atomic_write
 from ..resources import MINI_SD, config_file
 from . import world
 

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
+from ..fileio import atomic_write
 from . import world
 
 # SD-1.5's noise schedule (its scheduler/scheduler_config.json)
@@ -236,8 +237,8 @@ class Trainer:
             start = time.time()
             images, captions = make_world(cfg['seed'], 'train', cfg['num_images'],
                                           cfg['size'])
-            _atomic_save(path, lambda f: np.savez(f, images=images,
-                                                  captions=np.array(captions)))
+            atomic_write(path, lambda f: np.savez(f, images=images,
+                                                  captions=np.array(captions)), 'wb')
             self.log(f'world: {len(images)} images in {time.time() - start:.0f} s')
         data = np.load(path)
         self.images, self.captions = data['images'], [str(c) for c in data['captions']]
@@ -327,8 +328,8 @@ class Trainer:
                         i + 256, len(self.images))))).latent_dist
                     means.append(dist.mean.half().cpu())
                     stds.append(dist.std.half().cpu())
-            _atomic_save(path, lambda f: np.savez(f, mean=torch.cat(means).numpy(),
-                                                  std=torch.cat(stds).numpy()))
+            atomic_write(path, lambda f: np.savez(f, mean=torch.cat(means).numpy(),
+                                                  std=torch.cat(stds).numpy()), 'wb')
         data = np.load(path)
         self.lat_mean, self.lat_std = data['mean'], data['std']
 
@@ -480,17 +481,7 @@ class Trainer:
     def _save_state(self, name: str, step: int, objects: dict) -> None:
         state = {key: obj.state_dict() for key, obj in objects.items()}
         state['step'] = step
-        _atomic_save(osp.join(self.work_dir, name), lambda f: torch.save(state, f))
-
-
-def _atomic_save(path: str, write) -> None:
-    """``write(file)`` to a temporary file, then rename: never a half file."""
-    tmp = path + '.tmp'
-    with open(tmp, 'wb') as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+        atomic_write(osp.join(self.work_dir, name), lambda f: torch.save(state, f), 'wb')
 
 
 def load_pipeline(folder: str, dtype=torch.float32):

@@ -28,7 +28,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..compat import atomic_write
+from ..fileio import atomic_write
 from ..resources import config_file
 
 KEYPOINTS = ('left_eye', 'right_eye', 'nose', 'neck', 'tail_base', 'tail_tip',
