@@ -30,15 +30,18 @@ def run_mmpose_tool(name: str) -> None:
 
     For multi-process runs (``--launcher pytorch``): without a GPU,
     ``torch.cuda.set_device`` (which mmengine 0.10's launcher calls even for gloo)
-    is a no-op (CPU DDP also needs ``--cfg-options model_wrapper_cfg.device_ids=None``);
-    the process group is destroyed before the interpreter exits.
+    is a no-op for the tool's run (CPU DDP also needs ``--cfg-options
+    model_wrapper_cfg.device_ids=None``), restored after it; the process group is
+    destroyed before the interpreter exits.
     """
+    set_device = torch.cuda.set_device
     if not torch.cuda.is_available():
         torch.cuda.set_device = lambda device: None
     try:
         runpy.run_path(osp.join(osp.dirname(mmpose.__file__), '.mim', 'tools', name),
                        run_name='__main__')
     finally:
+        torch.cuda.set_device = set_device
         destroy_process_group()
 
 

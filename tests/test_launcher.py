@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py end multi-process runs cleanly."""
 import os
+import os.path as osp
 
 import torch
 import torch.distributed as dist
@@ -33,3 +34,22 @@ def test_destroy_process_group_stops_gloo_threads_held_by_a_cycle(tmp_path):
     assert not dist.is_initialized()
     assert not _gloo_threads()
     destroy_process_group()  # no group: nothing to do
+
+
+def test_set_device_is_a_no_op_only_while_a_tool_runs(monkeypatch):
+    """Without a GPU, ``torch.cuda.set_device`` does nothing while mmpose's tool runs
+    (mmengine's launcher calls it for gloo too) and is torch's own again after it."""
+    import torch
+
+    from genloc_mmpose import launcher
+    original = torch.cuda.set_device
+    seen = []
+
+    def tool(path, run_name):
+        seen.append((osp.basename(path), run_name, torch.cuda.set_device))
+        torch.cuda.set_device(0)  # a no-op here (no GPU on this machine)
+    monkeypatch.setattr(launcher.runpy, 'run_path', tool)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    launcher.run_mmpose_tool('train.py')
+    assert seen[0][:2] == ('train.py', '__main__') and seen[0][2] is not original
+    assert torch.cuda.set_device is original
