@@ -1,13 +1,15 @@
 # GenLoc on COCO keypoints (paper Table 3: 77.6 AP), 14 epochs, SD-1.5, LoRA r=16.
 # Test uses the usual person detections (AP 56 detector); for GT boxes add
 # --cfg-options val_dataloader.dataset.bbox_file=None test_dataloader.dataset.bbox_file=None
-_base_ = ['../ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py']
+_base_ = ['../_base_/models/genloc_sd15-lora16.py']
 
 data_root = 'data/coco/'
+data_mode = 'topdown'
 dataset_type = 'CocoDataset'
 max_epochs = 14
 
 train_cfg = dict(max_epochs=max_epochs, val_interval=2)
+default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater', max_keep_ckpts=2))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
     dict(type='MultiStepLR', begin=0, end=max_epochs, milestones=[10, 13], gamma=0.1,
@@ -40,20 +42,32 @@ val_pipeline = [
     dict(type='PackPoseInputs')
 ]
 train_dataloader = dict(
+    batch_size=25,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_train2017.json',
         data_prefix=dict(img='train2017/'),
         pipeline=train_pipeline))
 val_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        data_mode=data_mode,
         ann_file='annotations/person_keypoints_val2017.json',
         bbox_file=data_root + 'person_detection_results/'
         'COCO_val2017_detections_AP_H_56_person.json',
         data_prefix=dict(img='val2017/'),
+        test_mode=True,
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(

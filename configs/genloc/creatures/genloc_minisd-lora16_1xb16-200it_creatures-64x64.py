@@ -6,7 +6,7 @@
 # 64x64 on the CPU: fp32, batch 16, 200 iterations, no gradient accumulation.
 # Labelled images come from the 'val' split of the world and test images from 'test':
 # the prior never saw either. docs/experiments.md, "GenLoc on a miniature SD".
-_base_ = ['../ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py']
+_base_ = ['../_base_/models/genloc_sd15-lora16.py']
 
 sd_weights = 'demo/mini-sd'
 data_root = 'data/creatures/'
@@ -15,7 +15,7 @@ metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/creatures.py')
 num_keypoints = 18
 max_iters = 200
 
-train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 optim_wrapper = dict(
     _delete_=True,
@@ -67,14 +67,12 @@ val_pipeline = [
 dataset = dict(type=dataset_type, data_root=data_root, data_mode='topdown',
                metainfo=metainfo, data_prefix=dict(img='images/'))
 train_dataloader = dict(
-    _delete_=True,
     batch_size=16,
     num_workers=0,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(dataset, ann_file='annotations/creatures_pool.json',
                  pipeline=train_pipeline))
 val_dataloader = dict(
-    _delete_=True,
     batch_size=32,
     num_workers=0,
     drop_last=False,
