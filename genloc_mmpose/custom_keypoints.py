@@ -45,7 +45,7 @@ ARCHS = dict(
     # the CPU recipe of the demo and of the app's Teach tab
     minisd=dict(
         base=config_file('genloc', 'creatures',
-                         'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py'),
+                         'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py'),
         name='genloc_minisd-lora16', input_size=(64, 64), size_divisor=32,
         iters=None, schedule="the creature config's iterations (the demo's budget)",
         weights=MINI_SD),

@@ -380,7 +380,7 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
                                          out_dir='cfg')
     cfg = Config.fromfile(config)
     recipe = Config.fromfile(config_file(
-        'genloc', 'creatures', 'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py'))
+        'genloc', 'creatures', 'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py'))
     iters = recipe.train_cfg.max_iters
     assert osp.realpath(cfg.model.backbone.pretrained) == osp.realpath(MINI_SD)
     assert cfg.model.backbone.condition_init == 'text'

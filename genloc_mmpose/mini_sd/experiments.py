@@ -21,9 +21,9 @@ from ..resources import MINI_SD, config_file
 from . import world
 
 CONFIG = config_file('genloc', 'creatures',
-                     'genloc_minisd-lora16_1xb16-200it_creatures-64x64.py')
+                     'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py')
 # MMPose's own top-down heatmap model (ResNet-18 SimpleBaseline) from scratch, same data
-PEER_CONFIG = config_file('genloc', 'creatures', 'td-hm_res18_1xb16-200it_creatures-64x64.py')
+PEER_CONFIG = config_file('genloc', 'creatures', 'td-hm_res18_1xb16-1000it_creatures-64x64.py')
 POOL, TEST = 1000, 300  # labelled pool ('val' split) and held-out test images
 # learning curves are measured on the last VALIDATION images of the 'test' split,
 # never on the first ones that the tables test on

@@ -6,7 +6,7 @@
 # are the only images it sees). Same data, pipeline augmentations, batch, iterations and
 # evaluation as the GenLoc creature config it inherits; only the model and its codec
 # differ. docs/experiments.md, "GenLoc on a miniature SD".
-_base_ = ['./genloc_minisd-lora16_1xb16-200it_creatures-64x64.py']
+_base_ = ['./genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py']
 
 # 64x64 crops -> 16x16 heatmaps (stride 4, as the recipe's 256x192 -> 64x48); sigma 1
 # heatmap px = 4 image px, the recipe's 2 px at 1/4 of its size rounded up

@@ -3,7 +3,8 @@
 # (genloc_mmpose/mini_sd/world.py; data made by tools/misc/make_creatures.py): the
 # AP-10K recipe (frozen SD, LoRA r=16 on the U-Net attention, CKHE + HEL, conditions
 # at 10x the LoRA learning rate, flip augmentation and flip test, DARK decoding) at
-# 64x64 on the CPU: fp32, batch 16, 200 iterations, no gradient accumulation.
+# 64x64 on the CPU: fp32, batch 16, 1000 iterations (the budget chosen from the learning
+# curves of docs/experiments.md: the prior stops improving by 500-750), no accumulation.
 # Labelled images come from the 'val' split of the world and test images from 'test':
 # the prior never saw either. docs/experiments.md, "GenLoc on a miniature SD".
 _base_ = ['../_base_/models/genloc_sd15-lora16.py']
@@ -13,7 +14,7 @@ data_root = 'data/creatures/'
 dataset_type = 'CocoDataset'
 metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/creatures.py')
 num_keypoints = 18
-max_iters = 200
+max_iters = 1000
 
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
