@@ -16,7 +16,7 @@ metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/creatures.py')
 num_keypoints = 18
 max_iters = 1000
 
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=max_iters)
 optim_wrapper = dict(
     _delete_=True,
