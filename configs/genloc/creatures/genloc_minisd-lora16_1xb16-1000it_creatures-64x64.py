@@ -12,6 +12,7 @@ _base_ = ['../_base_/models/genloc_sd15-lora16.py']
 sd_weights = 'demo/mini-sd'
 data_root = 'data/creatures/'
 dataset_type = 'CocoDataset'
+data_mode = 'topdown'  # read by MMPose's inferencer too
 metainfo = dict(from_file='{{ fileDirname }}/_base_/datasets/creatures.py')
 num_keypoints = 18
 max_iters = 1000
@@ -65,7 +66,7 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')
 ]
-dataset = dict(type=dataset_type, data_root=data_root, data_mode='topdown',
+dataset = dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
                metainfo=metainfo, data_prefix=dict(img='images/'))
 train_dataloader = dict(
     batch_size=16,
