@@ -286,11 +286,12 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
         f'skeleton: {len(metainfo["skeleton_info"])} links; OKS sigma {sigma}; '
         f'{num_train} labelled training instances; {epochs} epochs '
         f'({recipe["schedule"]})',
-        'conditions: ' + (f'from the keypoint names with the text encoder in {weights}'
-                          if text else 'random' + (
-                              f' ({weights} has no text_encoder/ and tokenizer/; '
-                              'with them set model.backbone.condition_init="text")'
-                              if weights else ' (tiny random U-Net)'))]
+        'conditions: random, the paper\'s (started from the keypoint names, they end '
+        'below random after training on the miniature SD: docs/experiments.md); '
+        + (f'--cfg-options model.backbone.condition_init=text starts them from the names '
+           f'with the text encoder in {weights}' if text else
+           f'{weights} has no text_encoder/ and tokenizer/ for condition_init="text"'
+           if weights else 'tiny random U-Net')]
     if not use_area:
         report.append('annotations without "area": CocoMetric(use_area=False), OKS '
                       'scale = 0.53 x box area')
@@ -327,7 +328,7 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
     if weights:
         lines.append(f'sd_weights = {weights!r}')
         backbone.update(pretrained=Ref('sd_weights'),
-                        condition_init='text' if text else 'random',
+                        condition_init='random',
                         keypoint_names=Ref('metainfo'), object_name=object_name)
     if 'max_epochs' in base.train_cfg:
         lines.append(f'max_epochs = {epochs}')

@@ -222,8 +222,11 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
     assert affine.input_size == (192, 256)
     assert cfg.model.head.decoder.heatmap_size == (48, 64)
     backbone = cfg.model.backbone
+    # random conditions (text ones ended below them after training:
+    # docs/experiments.md); the names one option away
     assert (backbone.condition_init, backbone.object_name, backbone.pretrained) == (
-        'text', 'diver', str(weights))
+        'random', 'diver', str(weights))
+    assert any('condition_init=text starts them from the names' in r for r in report)
     assert backbone.keypoint_names == cfg.metainfo
     # 5 instances, batch 25: 1 iteration per epoch; 800 steps x 8 accumulations
     assert cfg.train_cfg.max_epochs == 6400
@@ -244,15 +247,18 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
     tiny = Config.fromfile(TINY_CONFIG).model.backbone
     write_text_encoder(tmp_path / 'te', 32)
     cfg.model.backbone.update(pretrained=None, unet_cfg=tiny.unet_cfg, vae_cfg=tiny.vae_cfg,
-                              text_encoder=str(tmp_path / 'te'), compile=False)
+                              text_encoder=str(tmp_path / 'te'), compile=False,
+                              condition_init='text')
     model = MODELS.build(cfg.model)
     expected = init_conditions('text', 14, 32, names=coco['categories'][0]['keypoints'],
                                object_name='diver', folder=str(tmp_path / 'te'))
     torch.testing.assert_close(model.backbone.conditions.data, expected, rtol=0, atol=0)
-    # without a text encoder in the weights: random conditions
-    config, _ = generate(tmp_path, coco, img_root=osp.join(TEST_DATA, 'crowdpose'),
-                         weights=str(tmp_path / 'nothing'))
+    # without a text encoder in the weights: random conditions, and the report says why
+    # text ones are not available
+    config, report = generate(tmp_path, coco, img_root=osp.join(TEST_DATA, 'crowdpose'),
+                              weights=str(tmp_path / 'nothing'))
     assert Config.fromfile(config).model.backbone.condition_init == 'random'
+    assert any('has no text_encoder/ and tokenizer/' in r for r in report)
 
 
 def bad_exports():
@@ -383,7 +389,7 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
         'genloc', 'creatures', 'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py'))
     iters = recipe.train_cfg.max_iters
     assert osp.realpath(cfg.model.backbone.pretrained) == osp.realpath(MINI_SD)
-    assert cfg.model.backbone.condition_init == 'text'
+    assert cfg.model.backbone.condition_init == 'random'
     assert cfg.codec.input_size == (64, 64) and cfg.train_cfg.max_iters >= iters
     warmup, cosine = cfg.param_scheduler
     assert (warmup.type, warmup.end, cosine.type, cosine.begin, cosine.end, cosine.T_max) == (
