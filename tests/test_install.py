@@ -205,7 +205,8 @@ def test_demo_of_the_wheel_prepares_its_data_and_leaves_the_apps_model(site, ins
         test = json.load(f)
     assert (len(pool['images']), len(test['images'])) == (1000, 300)
     assert all((data / 'images' / im['file_name']).is_file() for im in test['images'][:4])
-    for row in ('names alone (no training)', 'prior: mini-SD', 'no prior: random weights'):
+    for row in ('GenLoc, names alone (no training)', 'GenLoc on the mini-SD prior',
+                'GenLoc on random weights', "MMPose's ResNet-18, from scratch"):
         assert row in log, log[-3000:]
     served = Config.fromfile(str(cwd / 'work_dirs' / 'demo' / 'genloc_demo.py'))
     assert osp.samefile(served.model.backbone.pretrained, mini_sd)
