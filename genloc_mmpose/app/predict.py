@@ -61,7 +61,7 @@ def stored_score_thr(checkpoint: str) -> Optional[float]:
     in its checkpoint (:func:`genloc_mmpose.evaluation.calibrate_score_threshold`),
     or None."""
     from ..evaluation.score_threshold import SCORE_THR_KEY
-    meta = torch.load(checkpoint, map_location='cpu', weights_only=True).get('meta') or {}
+    meta = torch.load(checkpoint, map_location='cpu').get('meta') or {}  # as mmengine loads it
     thr = meta.get(SCORE_THR_KEY)
     return None if thr is None else float(thr)
 

