@@ -2,7 +2,9 @@
 
 mmengine 0.10 calls ``torch.load`` without ``weights_only``; torch >= 2.6 then loads
 with ``weights_only=True`` and refuses the checkpoints mmengine writes: their meta
-holds numpy arrays and scalars (dataset meta, message hub) and mmengine's
+holds numpy arrays and scalars (dataset meta, message hub; an empty array, e.g. the
+link colours of a keypoint set without skeleton, pickles its data as ``bytes()``) and
+mmengine's
 ``HistoryBuffer``, whose class-level statistics table pickles as
 ``getattr(HistoryBuffer, 'min')``. Instead of turning the safe loader off, allow
 exactly those globals; ``getattr`` is allowed only for that table. (torch < 2.6
@@ -44,5 +46,6 @@ def allow_mmengine_checkpoint_globals() -> None:
         # takes no (obj, name) pairs
         return
     torch.serialization.add_safe_globals([
-        *_numpy_globals(), HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')
+        *_numpy_globals(), bytes, HistoryBuffer,
+        (_history_buffer_getattr, 'builtins.getattr')
     ])

@@ -108,6 +108,22 @@ def test_checkpoint_loads_weights_only_and_carries_dataset_meta(coco_ckpt):
     assert {'optimizer', 'message_hub', 'param_schedulers'} <= set(state)
 
 
+def test_checkpoint_of_a_keypoint_set_without_skeleton_loads_weights_only(tmp_path):
+    """A keypoint set without links has empty link colours: numpy pickles their data
+    as ``bytes()``, which torch's safe loader refuses unless allowed."""
+    from mmengine.runner import save_checkpoint
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    import genloc_mmpose  # noqa: F401
+    from genloc_mmpose.datasets.keypoint_metainfo import metainfo_from_coco
+    meta = parse_pose_metainfo(metainfo_from_coco(['head', 'tail'], [], 'pair'))
+    assert meta['skeleton_link_colors'].size == 0
+    save_checkpoint({'meta': {'dataset_meta': meta}, 'state_dict': {}}, str(tmp_path / 'x.pth'))
+    loaded = torch.load(tmp_path / 'x.pth', weights_only=True)['meta']['dataset_meta']
+    np.testing.assert_array_equal(loaded['keypoint_colors'], meta['keypoint_colors'])
+    assert loaded['skeleton_link_colors'].shape == meta['skeleton_link_colors'].shape
+
+
 def test_detector_boxes_from_bbox_file(coco_ckpt):
     """Test with the usual person-detection file instead of GT boxes: every box is
     a top-down instance, predicted and scored by CocoMetric."""
