@@ -68,6 +68,7 @@ setup(
         'genloc-new-keypoints = genloc_mmpose.custom_keypoints:main',
         'genloc-demo = genloc_mmpose.mini_sd.demo:cli',
         'genloc-app = genloc_mmpose.app.cli:main',
+        'genloc-label-studio = genloc_mmpose.labelling.cli:main',
     ]},
     python_requires='>=3.9',
     # Lower bounds: the old stack (requirements/old-stack.txt), tested in .venv-old;
@@ -80,6 +81,8 @@ setup(
     ],
     extras_require={'export': ['onnx', 'onnxscript', 'onnxruntime'],
                     'app': ['gradio>=6.31,<7', 'pandas'],
-                    'labs': ['sleap-io>=0.9.5']},
+                    'labs': ['sleap-io>=0.9.5'],
+                    # the Label Studio ML backend and the CVAT function (docs/labelling.md)
+                    'labelling': ['fastapi', 'uvicorn', 'requests', 'cvat-sdk>=2.80']},
     license='Apache-2.0',
 )

@@ -512,11 +512,11 @@ def test_train_job_failure_and_cancel(tmp_path, monkeypatch):
                     '    sys.exit("Traceback ...\\nRuntimeError: the loss is NaN")\n'
                     'time.sleep(60)\n')
     monkeypatch.setattr(teach, 'TRAIN_COMMAND', [sys.executable, str(tool)])
-    failing = teach.TrainJob(labels, str(tmp_path / 'fail'), epochs=1)
+    failing = teach.TrainJob.from_labels(labels, str(tmp_path / 'fail'), epochs=1)
     failing.proc.wait(60)
     assert failing.state == 'failed' and failing.checkpoint() is None
     assert failing.error().endswith('RuntimeError: the loss is NaN\n')
-    running = teach.TrainJob(labels, str(tmp_path / 'slow'), epochs=1)
+    running = teach.TrainJob.from_labels(labels, str(tmp_path / 'slow'), epochs=1)
     assert running.state == 'running' and running.total == 1
     running.cancel()
     assert running.state == 'cancelled' and running.proc.returncode is not None

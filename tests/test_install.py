@@ -248,6 +248,62 @@ def test_app_of_the_wheel_serves_the_demo_model(site, installed_demo):
 
 
 @pytest.mark.slow
+def test_label_studio_backend_of_the_wheel_serves_the_demo_model(site, installed_demo):
+    """``genloc-label-studio`` from the wheel where the demo ran: the labelling config of
+    the demo model's keypoints, and ``serve`` with no model arguments pre-annotating a
+    shipped creature through the backend protocol's ``/predict``."""
+    import requests
+    target, _ = site
+    cwd, _ = installed_demo
+    xml = _run('genloc-label-studio', 'config', '--checkpoint',
+               'work_dirs/demo/genloc_demo.pth', '--object', 'creature', cwd=cwd,
+               site=target, script=True).stdout
+    from genloc_mmpose.labelling.label_studio import LabellingConfig
+    config = LabellingConfig.parse(xml)
+    assert len(config.names) == 18 and config.box_label == 'creature'
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    log = cwd / 'label_studio_backend.log'
+    with open(log, 'w') as out:
+        proc = subprocess.Popen([str(target / 'bin' / 'genloc-label-studio'), 'serve',
+                                 '--device', 'cpu', '--port', str(port)], cwd=cwd,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(ENV, PYTHONPATH=str(target)))
+    url = f'http://127.0.0.1:{port}'
+    try:
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                assert requests.get(f'{url}/health', timeout=5).json()['status'] == 'UP'
+                break
+            except requests.RequestException:
+                assert time.time() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+        image = target / 'genloc_mmpose' / '.mim' / 'demo' / 'data' / 'creatures' / \
+            'test_000000.jpg'
+        reply = requests.post(f'{url}/predict', timeout=300, json=dict(
+            project='1.0', label_config=xml, tasks=[dict(id=1, data=dict(image=str(image)))]))
+        assert reply.ok, reply.text
+        [pred] = reply.json()['results']
+        assert pred['model_version'] == 'genloc-genloc_demo'
+        from genloc_mmpose.app.predict import stored_score_thr
+        thr = stored_score_thr(str(cwd / 'work_dirs' / 'demo' / 'genloc_demo.pth'))
+        boxes = [r for r in pred['result'] if r['type'] == 'rectanglelabels']
+        points = [r for r in pred['result'] if r['type'] == 'keypointlabels']
+        # the whole image, and the keypoints at or over the model's own threshold
+        assert len(boxes) == 1 and boxes[0]['value']['width'] == pytest.approx(100)
+        assert points and all(r['score'] >= thr for r in points), (thr, pred)
+        assert {r['value']['keypointlabels'][0] for r in points} <= set(config.names)
+        assert all(0 <= r['value']['x'] <= 100 and 0 <= r['value']['y'] <= 100
+                   for r in pred['result'])
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+@pytest.mark.slow
 def test_teach_of_the_wheel_trains_to_completion(site, tmp_path):
     """The Teach tab's training job from the installed package (its training process
     started through the package, ``python -m genloc_mmpose.launcher``)."""
@@ -263,7 +319,7 @@ for _ in range(3):
     for x, y in ((300, 100), (290, 90), (310, 90)):
         labels.click(x, y)
     labels.go(1)
-job = TrainJob(labels, 'run', epochs=2)
+job = TrainJob.from_labels(labels, 'run', epochs=2)
 job.proc.wait(600)
 print(json.dumps(dict(state=job.state, checkpoint=job.checkpoint(), total=job.total)))
 """

@@ -48,31 +48,40 @@ class TrainJob:
     ``genloc-train`` on them (in the working directory).
 
     Args:
-        labels (LabelSet): At least ``MIN_IMAGES`` labelled images (else ValueError).
+        train (dict): COCO keypoints to train on (one category), images under
+            ``image_dir``.
+        image_dir (str): The images' folder.
+        object_name (str): What the keypoints are of (names the dataset).
         folder (str): A new folder for this run (labels.json, configs/, work/,
             train.log).
         epochs (int, optional): Training length; None: the recipe's default.
         device (str): ``'cpu'`` hides GPUs from the training process.
         recipe (str | dict): what to train (:func:`teach_recipe`).
+        val (dict, optional): COCO keypoints to validate on; default ``train``.
     """
 
-    def __init__(self, labels: LabelSet, folder: str, epochs: Optional[int] = None,
-                 device: str = 'cpu', recipe: Union[str, dict] = 'tiny'):
-        labels.check_trainable()
+    def __init__(self, train: dict, image_dir: str, object_name: str, folder: str,
+                 epochs: Optional[int] = None, device: str = 'cpu',
+                 recipe: Union[str, dict] = 'tiny', val: Optional[dict] = None):
         os.makedirs(folder)
         self.folder = folder
         self.labels_file = osp.join(folder, 'labels.json')
         with open(self.labels_file, 'w') as f:
-            json.dump(labels.to_coco(), f)
-        self.name = dataset_name(labels.object_name)
+            json.dump(train, f)
+        val_file = self.labels_file
+        if val is not None:
+            val_file = osp.join(folder, 'val.json')
+            with open(val_file, 'w') as f:
+                json.dump(val, f)
+        self.name = dataset_name(object_name)
         self.config, self.report = new_keypoint_config(
-            self.name, self.labels_file, self.labels_file,
-            osp.dirname(labels.images[0].path), arch=recipe, epochs=epochs,
-            out_dir=osp.join(folder, 'configs'), object_name=labels.object_name)
+            self.name, self.labels_file, val_file, image_dir, arch=recipe, epochs=epochs,
+            out_dir=osp.join(folder, 'configs'), object_name=object_name)
         cfg = Config.fromfile(self.config)
         loop = cfg.train_cfg
         self.total = loop.get('max_iters') or loop.max_epochs * math.ceil(
-            len(labels.labelled()) / cfg.train_dataloader.batch_size)
+            len({a['image_id'] for a in train['annotations']})
+            / cfg.train_dataloader.batch_size)
         self.work_dir = osp.join(folder, 'work')
         env = dict(os.environ, PYTHONUNBUFFERED='1')
         if device == 'cpu':
@@ -85,6 +94,14 @@ class TrainJob:
                  f'default_hooks.logger.interval={max(1, self.total // LOG_POINTS)}'],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
         self.cancelled = False
+
+    @classmethod
+    def from_labels(cls, labels: LabelSet, folder: str, **kwargs) -> 'TrainJob':
+        """A job on the Teach tab's labels (at least ``MIN_IMAGES`` labelled, else
+        ValueError); ``kwargs`` as the constructor's."""
+        labels.check_trainable()
+        return cls(labels.to_coco(), osp.dirname(labels.images[0].path), labels.object_name, folder,
+                   **kwargs)
 
     @property
     def state(self) -> str:

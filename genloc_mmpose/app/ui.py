@@ -200,9 +200,9 @@ def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()
             raise ValueError(f'Epochs {epochs}: a positive number, or 0 for the recipe\'s '
                              'default.')
         run = time.strftime('train-%H%M%S')
-        session.job = TrainJob(session.labels, osp.join(session.folder(), run),
-                               epochs=int(epochs) if epochs else None,
-                               device=predictor.device, recipe=recipe)
+        session.job = TrainJob.from_labels(
+            session.labels, osp.join(session.folder(), run),
+            epochs=int(epochs) if epochs else None, device=predictor.device, recipe=recipe)
         return (_progress_html(0, session.job.total, 'starting'),
                 f'Training (recipe: {recipe_text}): ' + '; '.join(session.job.report),
                 gr.Timer(active=True))
