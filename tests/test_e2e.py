@@ -211,7 +211,7 @@ def test_inferencer_detector_boxes_and_whole_image(coco_ckpt, tmp_path):
 
     # given boxes (the GT box of a training person, and a second box), x1y1x2y2 in
     # image pixels: MMPoseInferencer with det_model='whole_image' uses them (mmpose
-    # 1.3.2 ignored them; genloc_mmpose.compat fixes that)
+    # 1.3.2 ignored them; genloc_mmpose/patches/inferencer_bboxes.py fixes that)
     from mmpose.apis import inference_topdown
     inferencer = MMPoseInferencer(pose2d=COCO_CFG, pose2d_weights=ckpt, device='cpu',
                                   det_model='whole_image')

@@ -137,12 +137,12 @@ def test_editable_install_links_the_checkout():
 def test_detector_ops_of_cuda_tensors_run_through_torchvision(monkeypatch):
     """mmcv's ops are built without CUDA here (and by ``make env`` everywhere), so
     ``import genloc_mmpose`` routes mmdet's NMS and RoIAlign of CUDA tensors to
-    torchvision (genloc_mmpose/compat.py). No GPU here: the CUDA branch is taken for
+    torchvision (genloc_mmpose/patches/mmcv_cuda_ops.py). No GPU here: the CUDA branch is taken for
     CPU tensors and must give mmcv's own CPU results."""
     import torch
     from mmcv.ops import get_compiling_cuda_version, nms, roi_align
 
-    import genloc_mmpose.compat as compat
+    import genloc_mmpose.patches.mmcv_cuda_ops as compat
     assert get_compiling_cuda_version() == 'not available'
     nms_ext = importlib.import_module('mmcv.ops.nms').ext_module
     assert isinstance(nms_ext, compat._CudaOpsFromTorchvision)

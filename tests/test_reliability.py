@@ -145,7 +145,7 @@ def test_kill_in_the_middle_of_a_save_then_resume(tmp_path, frozen_file):
 
 def test_local_writes_are_atomic(tmp_path, monkeypatch):
     """A checkpoint write that dies half-way leaves the old file, never a partial
-    one (mmengine's LocalBackend.put, as patched by genloc_mmpose.compat)."""
+    one (mmengine's LocalBackend.put, as patched by genloc_mmpose/patches/atomic_checkpoints.py)."""
     import builtins
 
     from mmengine.fileio.backends import LocalBackend

@@ -781,7 +781,7 @@ def bench_inferencer(cfg, args, settings):
     demo config with random weights, every box kept: ``bbox_thr=0``), on the COCO
     sample images on the device: images/s and persons (crops)/s after the warm-up
     images, and where the detector and pose model ran (CUDA tensors go through
-    genloc_mmpose.compat's torchvision NMS / RoIAlign when mmcv has no CUDA ops)."""
+    genloc_mmpose/patches/mmcv_cuda_ops.py's torchvision NMS / RoIAlign when mmcv has no CUDA ops)."""
     import glob
     import tempfile
 

@@ -5,7 +5,7 @@
 # built once with its CPU ops and kept in a wheelhouse outside the repo, so fresh
 # clones on the same machine install it in seconds (tools/build_mmcv.sh). On a GPU,
 # mmdet's detectors still work: `import genloc_mmpose` runs their NMS / RoIAlign of
-# CUDA tensors through torchvision (genloc_mmpose/compat.py).
+# CUDA tensors through torchvision (genloc_mmpose/patches/mmcv_cuda_ops.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}

@@ -17,6 +17,8 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.utils import digit_version
 
+FIXED_UP_TO = '0.10.7'  # the newest mmengine release; checked by tests/test_patches.py
+
 
 def _numpy_globals() -> list:
     """Array/scalar reconstructors and dtype classes, under the module names that
@@ -40,10 +42,18 @@ def _history_buffer_getattr(obj, name: str):
         f'Refusing getattr({obj!r}, {name!r}) in a weights_only checkpoint load.')
 
 
-def allow_mmengine_checkpoint_globals() -> None:
-    if digit_version(torch.__version__) < digit_version('2.6.0'):
-        # weights_only is off by default there; add_safe_globals (torch 2.4, 2.5)
-        # takes no (obj, name) pairs
+def applies() -> bool:
+    """torch >= 2.6 (weights_only by default) under mmengine <= 0.10.7 (which does not
+    pass ``weights_only``)."""
+    import mmengine
+    return (digit_version(torch.__version__) >= digit_version('2.6.0')
+            and digit_version(mmengine.__version__) <= digit_version(FIXED_UP_TO))
+
+
+def apply() -> None:
+    if not applies():
+        # torch < 2.6: weights_only is off by default; add_safe_globals (torch 2.4,
+        # 2.5) takes no (obj, name) pairs
         return
     torch.serialization.add_safe_globals([
         *_numpy_globals(), bytes, HistoryBuffer,
