@@ -185,8 +185,7 @@ def test_synthetic_export_gives_the_hand_written_metainfo(tmp_path):
     """The marker generator's train json (2 images, deterministic) through the tool:
     names, flip indices and skeleton of configs/genloc/synthetic/_base_/..."""
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-    from make_synthetic_keypoints import METAINFO, make_split
+    from genloc_mmpose.synthetic.markers import METAINFO, make_split
     data = tmp_path / 'markers'
     make_split(str(data), 'train', 2)
     from genloc_mmpose.custom_keypoints import new_keypoint_config

@@ -2,7 +2,6 @@
 round trip through MMPose's CocoDataset, pipelines and CocoMetric."""
 import glob
 import hashlib
-import importlib.util
 import json
 import os.path as osp
 
@@ -13,6 +12,8 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmengine.registry import DefaultScope
 from mmpose.utils import register_all_modules
+
+from genloc_mmpose.synthetic import markers as gen
 
 register_all_modules(init_default_scope=False)
 
@@ -32,17 +33,6 @@ def _mmpose_scope():
     MMPoseInferencer with an mmdet detector leaves 'mmdet' as the default scope)."""
     with DefaultScope.overwrite_default_scope('mmpose'):
         yield
-
-
-def _load_generator():
-    path = osp.join(REPO, 'tools', 'misc', 'make_synthetic_keypoints.py')
-    spec = importlib.util.spec_from_file_location('make_synthetic_keypoints', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load_generator()
 
 
 def _digest(folder):

@@ -13,7 +13,7 @@ does (``MODELS.build(cfg.model)``) and times, on a synthetic batch:
   decode alone is timed too, with the config's refinement and as a plain argmax.
 - ``test``: the whole test loop as tools/test.py runs it (``Runner.test()``: the
   config's test dataloader with its workers, model, decode, CocoMetric) over
-  generated images (tools/misc/make_synthetic_keypoints.py) of the input size.
+  generated images (genloc_mmpose/synthetic/markers.py) of the input size.
 - ``--loader``: images/s of the config's ``train_dataloader`` pipeline on the CPU
   with N workers, over the sample data in demo/data (repeated); and crops/s per CPU
   core (one process, one thread) of the config's training pipeline and of its test
@@ -479,12 +479,11 @@ def time_decode(model, inputs, device, iters):
 
 
 def _synthetic_test_data(cfg, out_dir, num_images, input_size, seed):
-    """Generated images (one creature each, tools/misc/make_synthetic_keypoints.py)
+    """Generated images (one creature each, genloc_mmpose/synthetic/markers.py)
     at the input size, annotated with the config's K keypoints (the creature's,
     repeated): a COCO json for the config's own dataset class and metric."""
-    sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
     import cv2
-    from make_synthetic_keypoints import load_metainfo, make_image
+    from genloc_mmpose.synthetic.markers import load_metainfo, make_image
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
     from mmpose.registry import DATASETS
     dataset = cfg.test_dataloader.dataset
