@@ -14,7 +14,7 @@ OLD_TESTS := tests/test_backbone.py tests/test_ckhe.py tests/test_codec_head.py 
 	tests/test_install.py::test_user_config_inherits_shipped_config \
 	tests/test_install.py::test_detector_ops_of_cuda_tensors_run_through_torchvision
 
-.PHONY: env env-old demo test test-quick test-old
+.PHONY: env env-old test-env demo test test-quick test-old
 
 env:
 	@bash tools/setup_env.sh
@@ -22,14 +22,18 @@ env:
 env-old:
 	@bash tools/setup_env_old.sh
 
+# the tests' own needs beside .venv: Chromium (apt), Label Studio (.venv-label-studio)
+test-env:
+	@bash tools/setup_test_env.sh
+
 demo: env
 	$(PY) tools/demo.py
 
-test: env
+test: env test-env
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 tests
 
 # the edit-test loop: everything but the tests marked slow (pytest.ini)
-test-quick: env
+test-quick: env test-env
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not slow" tests
 
 test-old: env-old

@@ -46,7 +46,7 @@ def shared_once(tmp_path_factory, name, build):
 # (pytest.ini; `make test-quick` leaves them out), as are the tests that start
 # tools/*.py themselves (marked in their files)
 SLOW_FIXTURES = {'coco_ckpt', 'wheel', 'site', 'installed_demo', 'wholebody_run',
-                 'tiny_run', 'server', 'new_page'}
+                 'tiny_run', 'server', 'new_page', 'label_studio', 'backend'}
 
 
 def pytest_collection_modifyitems(items):

@@ -1,5 +1,5 @@
 """GenLoc inside labelling tools, against the real things: a Label Studio server from
-PyPI (.venv-label-studio, built by tools/setup_env.sh; SQLite, 127.0.0.1) with the
+PyPI (.venv-label-studio, built by tools/setup_test_env.sh; SQLite, 127.0.0.1) with the
 backend process beside it (tools/label_studio.py serve), driven through Label Studio's
 REST API and, for the labelling page, Chromium; the CVAT function through cvat-cli's
 own loader and cvat-sdk's own validation (no CVAT server is installable here)."""
@@ -64,7 +64,7 @@ def label_studio(tmp_path_factory):
     """A Label Studio server on a free port: (url, an API session)."""
     template = osp.join(REPO, '.venv-label-studio', 'template-data')
     assert osp.isfile(LS_BIN) and osp.isdir(template), \
-        f'{LS_BIN} or {template} missing: run `make env` (tools/setup_env.sh)'
+        f'{LS_BIN} or {template} missing: run `make test-env` (tools/setup_test_env.sh)'
     data = tmp_path_factory.mktemp('label_studio') / 'data'
     shutil.copytree(template, data)  # a migrated, empty database
     port = free_port()
