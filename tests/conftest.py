@@ -49,10 +49,26 @@ SLOW_FIXTURES = {'coco_ckpt', 'wheel', 'site', 'installed_demo', 'wholebody_run'
                  'tiny_run', 'server', 'new_page', 'label_studio', 'backend'}
 
 
+# The longest files first (pytest-xdist's loadfile hands out files in collection
+# order): the short ones then fill the end of both workers instead of one worker idling
+# while the other runs a long file (the suite's wall time). Measured in `make test`'s
+# durations; test_labelling after test_install, whose first tests do not wait for the
+# shared COCO model test_e2e trains.
+LONG_FILES = ('test_e2e.py', 'test_install.py', 'test_app.py', 'test_wholebody.py',
+              'test_labelling.py', 'test_reliability.py', 'test_mini_sd.py',
+              'test_benchmark.py', 'test_precision.py')
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         if SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
+
+    def rank(item):
+        name = item.path.name
+        return LONG_FILES.index(name) if name in LONG_FILES else len(LONG_FILES)
+
+    items.sort(key=rank)  # stable: each file's own order is kept
 
 
 @pytest.fixture(scope='session')
