@@ -465,3 +465,16 @@ def test_genloc_backbone_reads_the_shipped_prior_with_text_conditions():
     """GenLocBackbone reads it as it reads SD-1.5: conditions from the creature
     keypoint names through its text encoder, 9 CKHE maps at 4, 8 and 16."""
     assert_backbone_reads_it(MINI_SD, width=128)
+
+
+def test_experiments_tool_refuses_label_counts_without_rows():
+    """``--labels 20`` used to run nothing and print empty tables: now an error naming
+    the rows the tables have."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, 'tools/misc/mini_sd_experiments.py', '--tables',
+                           'prior', '--labels', '20', '5'], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert ('--labels 20: the tables prior have rows for 5 10 25 all labelled images only'
+            in proc.stderr), proc.stderr[-2000:]

@@ -55,6 +55,13 @@ def main():
             print(r['run'], ' '.join(f"{p['iter']}:{p['PCK']:.3f}" for p in r['curve']))
         print(plot_curves(results, args.plot))
         return
+    rows = {str(r[1] or 'all') for table in args.tables for r in TABLES[table][1]}
+    unknown = [n for n in args.labels or [] if n not in rows]
+    if unknown:
+        order = sorted(rows, key=lambda n: (n == 'all', len(n), n))
+        parser.error(f'--labels {" ".join(unknown)}: the tables {" ".join(args.tables)} '
+                     f'have rows for {" ".join(order)} labelled images only (other counts: '
+                     'genloc_mmpose.mini_sd.experiments.run(..., labels=N))')
     sections = []
     for table in args.tables:
         title, runs = TABLES[table]
