@@ -127,6 +127,7 @@ class GenLocBackend:
         self.ls_url = label_studio_url or os.environ.get('LABEL_STUDIO_URL')
         self.ls_key = api_key or os.environ.get('LABEL_STUDIO_API_KEY')
         self._servers: Dict[str, dict] = {}  # project -> what /setup sent
+        self._clients: Dict[tuple, LabelStudio] = {}  # (url, token) -> its client
         self._predictors = {}
         self._jobs: Dict[str, dict] = {}  # project -> {'job', 'pending', 'state', ...}
         self._lock = threading.RLock()
@@ -173,7 +174,10 @@ class GenLocBackend:
                 'No Label Studio to fetch from: set LABEL_STUDIO_URL and '
                 'LABEL_STUDIO_API_KEY (Account & Settings > Access Token) for the backend, '
                 'or connect it to the project again (Label Studio sends both on /setup).')
-        return LabelStudio(url, key)
+        with self._lock:
+            if (url, key) not in self._clients:
+                self._clients[url, key] = LabelStudio(url, key)
+            return self._clients[url, key]
 
     def image(self, project: str, task: dict, key: str) -> str:
         """The local file of a task's image (downloaded once)."""
@@ -300,25 +304,30 @@ class GenLocBackend:
 
 
 def held_out_pck(predictor, coco: dict, image_dir: str) -> float:
-    """PCK@0.1 (of each box's longer side) of ``predictor`` on the labelled keypoints of
-    COCO keypoints ``coco`` (boxes given); keypoints the model has no name for count as
-    misses."""
+    """PCK@0.1 of ``predictor`` on COCO keypoints ``coco`` (its boxes given), by MMPose's
+    ``keypoint_pck_accuracy`` (distances over each box's longer side, the mean of the
+    per-keypoint accuracies); keypoints the model has no name for count as misses."""
+    from mmpose.evaluation.functional import keypoint_pck_accuracy
     names = coco['categories'][0]['keypoints']
-    files = {i['id']: i['file_name'] for i in coco['images']}
-    hits = total = 0
-    for ann in coco['annotations']:
-        x, y, w, h = ann['bbox']
-        pred = predictor.predict(osp.join(image_dir, files[ann['image_id']]),
-                                 np.array([[x, y, x + w, y + h]]), source='my boxes')
-        kpts = np.reshape(ann['keypoints'], (-1, 3))
+    preds, gts, sizes = [], [], []
+    for image in coco['images']:
+        anns = [a for a in coco['annotations'] if a['image_id'] == image['id']]
+        if not anns:
+            continue
+        boxes = np.array([[x, y, x + w, y + h] for x, y, w, h in (a['bbox'] for a in anns)])
+        pred = predictor.predict(osp.join(image_dir, image['file_name']), boxes,
+                                 source='my boxes')
+        found = np.full((len(anns), len(names), 2), np.inf)  # unknown names: misses
         for k, name in enumerate(names):
-            if kpts[k, 2] <= 0:
-                continue
-            total += 1
             if name in pred.names:
-                err = np.linalg.norm(pred.keypoints[0, pred.names.index(name)] - kpts[k, :2])
-                hits += bool(err < PCK_THR * max(w, h))
-    return hits / max(total, 1)
+                found[:, k] = pred.keypoints[:, pred.names.index(name)]
+        preds.append(found)
+        gts += [np.reshape(a['keypoints'], (-1, 3)) for a in anns]
+        sizes += [max(a['bbox'][2:]) for a in anns]
+    gt = np.stack(gts)
+    _, pck, _ = keypoint_pck_accuracy(np.concatenate(preds), gt[..., :2], gt[..., 2] > 0,
+                                      PCK_THR, np.repeat(np.array(sizes)[:, None], 2, 1))
+    return float(pck)
 
 
 def _stem(path: str) -> str:
