@@ -15,8 +15,8 @@ from conftest import REPO
 
 import genloc_mmpose  # noqa: F401  (applies the patches)
 from genloc_mmpose import patches
-from genloc_mmpose.patches import (atomic_checkpoints, checkpoint_globals, config_package,
-                                   inferencer_bboxes, mmcv_cuda_ops)
+from genloc_mmpose.patches import (checkpoint_globals, config_package, inferencer_bboxes,
+                                   mmcv_cuda_ops)
 
 
 def upstream_python(code: str) -> str:
@@ -31,8 +31,8 @@ def upstream_python(code: str) -> str:
 def test_every_patch_applies_here():
     """The installed stack is the one the guards name (a guard that says "not
     needed" here would leave its module untested)."""
-    assert patches.PATCHES == (checkpoint_globals, inferencer_bboxes, atomic_checkpoints,
-                               config_package, mmcv_cuda_ops)
+    assert patches.PATCHES == (checkpoint_globals, inferencer_bboxes, config_package,
+                               mmcv_cuda_ops)
     assert all(p.applies() for p in patches.PATCHES)
 
 
@@ -53,31 +53,19 @@ def test_upstream_inferencer_still_drops_given_bboxes():
     assert [d['bbox'].tolist() for d in fixed] == [[given[0]]]
 
 
-def test_upstream_local_backend_still_writes_in_place(tmp_path):
-    """``atomic_checkpoints``: mmengine's ``LocalBackend.put`` opens the target file
-    itself (a kill mid-write leaves it truncated), and ``CheckpointHook`` removes the
-    outdated checkpoint before it saves the new one."""
+def test_upstream_checkpoint_hook_still_removes_before_saving():
+    """Not a patch: ``genloc_mmpose/engine/checkpoint_hook.py`` (AtomicCheckpointHook,
+    the GenLoc configs' checkpoint hook) exists because mmengine's ``CheckpointHook``
+    removes the outdated checkpoint before it saves the new one and writes
+    ``last_checkpoint`` in place."""
     import inspect
-    from mmengine.fileio.backends import LocalBackend
-    opened = []
-    real_open = open
 
-    def recording_open(path, mode='r', *args, **kwargs):
-        opened.append((str(path), mode))
-        return real_open(path, mode, *args, **kwargs)
-
-    target = str(tmp_path / 'ckpt.pth')
-    with mock.patch('builtins.open', recording_open):
-        atomic_checkpoints.UPSTREAM['put'](LocalBackend(), b'x' * 10, target)
-    assert (target, 'wb') in opened, \
-        'mmengine writes atomically now: delete genloc_mmpose/patches/atomic_checkpoints.py'
-    opened.clear()
-    with mock.patch('builtins.open', recording_open):
-        LocalBackend().put(b'x' * 10, target)
-    assert opened and all(path != target for path, _ in opened)  # the fix: a temp file
-    source = inspect.getsource(atomic_checkpoints.UPSTREAM['save'])
-    assert source.index('.remove(') < source.index('runner.save_checkpoint('), \
-        'mmengine saves before removing now: delete genloc_mmpose/patches/atomic_checkpoints.py'
+    from mmengine.hooks import CheckpointHook
+    source = inspect.getsource(CheckpointHook._save_checkpoint_with_step)
+    fixed = source.index('runner.save_checkpoint(') < source.index('.remove(') and \
+        "with open(save_file, 'w')" not in source
+    assert not fixed, ('mmengine saves checkpoints safely now: delete '
+                       'genloc_mmpose/engine/checkpoint_hook.py and its default_hooks line')
 
 
 def test_upstream_config_does_not_know_the_package():

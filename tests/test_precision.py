@@ -69,7 +69,7 @@ def _ap10k_sd_config(tmp_path):
                'val_evaluator.ann_file': root + 'test_ap10k.json',
                'test_evaluator.ann_file': root + 'test_ap10k.json',
                'train_cfg.max_epochs': 1, 'param_scheduler': [], 'default_hooks.checkpoint':
-               dict(type='CheckpointHook', interval=1, by_epoch=True)}
+               dict(interval=1, by_epoch=True)}
     for split in ('train', 'val', 'test'):
         options.update({
             f'{split}_dataloader.dataset.data_root': root,

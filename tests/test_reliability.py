@@ -143,40 +143,43 @@ def test_kill_in_the_middle_of_a_save_then_resume(tmp_path, frozen_file):
         ['iter_16.pth']
 
 
-def test_local_writes_are_atomic(tmp_path, monkeypatch):
-    """A checkpoint write that dies half-way leaves the old file, never a partial
-    one (mmengine's LocalBackend.put, as patched by genloc_mmpose/patches/atomic_checkpoints.py)."""
-    import builtins
+@pytest.mark.parametrize('dies', [False, True])
+def test_checkpoint_hook_saves_before_it_removes(tmp_path, dies):
+    """AtomicCheckpointHook (max_keep_ckpts=1): the new checkpoint is complete and
+    named by ``last_checkpoint`` before the outdated one goes; a save that dies
+    half-way leaves the kept checkpoint, ``last_checkpoint`` naming it, and no
+    partial or temporary file."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.runner.checkpoint import save_checkpoint
 
-    from mmengine.fileio.backends import LocalBackend
-    path = tmp_path / 'ckpt.pth'
-    LocalBackend().put(b'old', str(path))
-    real_open = builtins.open
+    from genloc_mmpose.engine import AtomicCheckpointHook
 
-    class Dies:
-        def __init__(self, f):
-            self.f = f
+    class Runner:
+        work_dir = str(tmp_path)
+        message_hub = MessageHub.get_instance(f'test_checkpoint_hook_{dies}')
+        logger = MMLogger.get_instance('test_checkpoint_hook')
 
-        def __enter__(self):
-            return self
+        def save_checkpoint(self, out_dir, filename, *args, **kwargs):
+            state = dict(state_dict=dict(w=torch.ones(1000)))
+            if dies and filename.startswith('iter_2.pth'):
+                with open(osp.join(out_dir, filename), 'wb') as f:
+                    f.write(b'half')
+                raise KeyboardInterrupt
+            save_checkpoint(state, osp.join(out_dir, filename))
 
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            self.f.write(data[:3])
-            raise KeyboardInterrupt
-
-    def open_and_die(file, mode='r', *args, **kwargs):
-        f = real_open(file, mode, *args, **kwargs)
-        return Dies(f) if 'w' in mode and str(file).startswith(str(path)) else f
-
-    monkeypatch.setattr(builtins, 'open', open_and_die)
-    with pytest.raises(KeyboardInterrupt):
-        LocalBackend().put(b'new contents', str(path))
-    monkeypatch.undo()
-    assert path.read_bytes() == b'old'
-    assert os.listdir(tmp_path) == ['ckpt.pth']  # no temporary file left either
+    hook = AtomicCheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1)
+    runner = Runner()
+    hook.before_train(runner)
+    hook._save_checkpoint_with_step(runner, 1, {})
+    if dies:
+        with pytest.raises(KeyboardInterrupt):
+            hook._save_checkpoint_with_step(runner, 2, {})
+    else:
+        hook._save_checkpoint_with_step(runner, 2, {})
+    kept = 'iter_1.pth' if dies else 'iter_2.pth'
+    assert sorted(os.listdir(tmp_path)) == sorted([kept, 'last_checkpoint'])
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / kept)
+    assert torch.load(tmp_path / kept, weights_only=True)['state_dict']['w'].sum() == 1000
 
 
 def test_num_keypoints_zero_is_an_error(build_backbone):

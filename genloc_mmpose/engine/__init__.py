@@ -1,4 +1,5 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .hooks import InvalidLossError, InvalidLossHook
 from .optim_constructor import TrainableOptimWrapperConstructor
 
-__all__ = ['InvalidLossError', 'InvalidLossHook', 'TrainableOptimWrapperConstructor']
+__all__ = ['AtomicCheckpointHook', 'InvalidLossError', 'InvalidLossHook', 'TrainableOptimWrapperConstructor']

@@ -8,17 +8,13 @@ the test that fails after an upgrade names the module to delete.
   (torch >= 2.6, mmengine <= 0.10.7).
 - :mod:`.inferencer_bboxes`: ``MMPoseInferencer(..., bboxes=...)`` ignores the boxes
   (mmpose <= 1.3.2).
-- :mod:`.atomic_checkpoints`: in-place checkpoint writes and the save order of
-  ``CheckpointHook`` (mmengine <= 0.10.7).
 - :mod:`.config_package`: ``genloc_mmpose::`` base configs (mmengine <= 0.10.7).
 - :mod:`.mmcv_cuda_ops`: NMS / RoIAlign of CUDA tensors with mmcv ops built
   without CUDA.
 """
-from . import (atomic_checkpoints, checkpoint_globals, config_package, inferencer_bboxes,
-               mmcv_cuda_ops)
+from . import (checkpoint_globals, config_package, inferencer_bboxes, mmcv_cuda_ops)
 
-PATCHES = (checkpoint_globals, inferencer_bboxes, atomic_checkpoints, config_package,
-           mmcv_cuda_ops)
+PATCHES = (checkpoint_globals, inferencer_bboxes, config_package, mmcv_cuda_ops)
 
 
 def apply_all() -> None:

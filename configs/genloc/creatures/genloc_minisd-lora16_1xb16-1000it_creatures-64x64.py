@@ -32,7 +32,7 @@ param_scheduler = [
 auto_scale_lr = None
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
-    checkpoint=dict(_delete_=True, type='CheckpointHook', by_epoch=False,
+    checkpoint=dict(_delete_=True, type='AtomicCheckpointHook', by_epoch=False,
                     interval=max_iters))
 log_processor = dict(by_epoch=False, window_size=50)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
