@@ -10,12 +10,12 @@ as ``WORK_DIR/<run>/result.json``.
 import json
 import os
 import os.path as osp
-import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.hooks import Hook
 
+from ..engine.experiment import train_and_test
 from ..fileio import atomic_write
 from ..resources import MINI_SD, config_file
 from . import world
@@ -47,6 +47,9 @@ VARIANTS = {
     'text-x4': ('mini-SD prior, conditions from the keypoint names, their differences x4',
                 {'model.backbone.condition_init': 'text',
                  'model.backbone.condition_text_contrast': 4.0}),
+    'text-noise': ('mini-SD prior, conditions from the keypoint names plus half the random init',
+                   {'model.backbone.condition_init': 'text',
+                    'model.backbone.condition_text_noise': 0.5}),
     'condonly': ('mini-SD prior, conditions only (no LoRA)', {'model.backbone.lora': None}),
     't21': ('mini-SD prior, latent noised at t = 21', {'model.backbone.noise_timestep': 21}),
     't601': ('mini-SD prior, latent noised at t = 601',
@@ -116,7 +119,7 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
         data_root: Optional[str] = None, sd: str = MINI_SD, test_images: Optional[int] = None,
         cfg_options: Optional[dict] = None, curve_every: Optional[int] = None,
         schedule: str = 'cosine') -> dict:
-    """Train (``iters`` iterations, the config's 200 by default; 0: test only) and
+    """Train (``iters`` iterations, the config's 1000 by default; 0: test only) and
     test one run; cached. ``labels``: labelled images drawn from the pool (all if
     None); ``holdout``: a family left out of training and tested alone (Table 6);
     ``test_images``: the first N test images only. ``curve_every``: also validate
@@ -128,7 +131,6 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     result counts only for the same prior (folder and weights), data and
     ``cfg_options``."""
     from mmengine.config import Config
-    from mmengine.runner import Runner
     if schedule not in ('cosine', 'constant'):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     if curve_every and holdout:
@@ -183,26 +185,13 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     if not curve_every:
         cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
     cfg.randomness = dict(seed=seed)
-    cfg.work_dir = out_dir
-    cfg.experiment_name = name
-    cfg.visualizer.name = f'visualizer_{name}'
-    runner = Runner.from_cfg(cfg)
     curve = _CurveHook()
-    runner.register_hook(curve, 'LOW')
-    start = time.time()
-    if iters != 0:
-        runner.train()
-    train_s = time.time() - start
-    metrics = runner.test()
-    config = osp.join(out_dir, osp.basename(CONFIG))
-    cfg.dump(config)
+    out = train_and_test(cfg, out_dir, name, train=iters != 0, hooks=[curve])
     result = dict(run=name, variant=variant, labels=labels, seed=seed, holdout=holdout,
                   test_images=test_images or TEST, inputs=inputs,
-                  iters=cfg.train_cfg.max_iters if iters != 0 else 0, config=config,
-                  checkpoint=osp.join(out_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-                  if iters != 0 else None,
-                  train_s=round(train_s, 1), test_s=round(time.time() - start - train_s, 1),
-                  **{k.split('/')[-1]: float(v) for k, v in metrics.items()},
+                  iters=cfg.train_cfg.max_iters if iters != 0 else 0, config=out['config'],
+                  checkpoint=out['checkpoint'], train_s=out['train_s'],
+                  test_s=out['test_s'], **out['test'],
                   **(dict(curve=curve.points, schedule=schedule) if curve_every else {}))
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=1)

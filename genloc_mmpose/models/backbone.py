@@ -94,6 +94,8 @@ class GenLocBackbone(BaseModule):
             (:mod:`.text_conditions`), read once at build time and not kept.
         condition_text_contrast (float): For ``'text'``: the keypoints' differences
             from their mean condition scaled by this (:func:`.text_conditions.contrast`).
+        condition_text_noise (float): For ``'text'``: add the random init
+            (``condition_init_std``) times this.
         keypoint_names (list[str] | dict, optional): For ``'text'``: the K names,
             or the dataset's MMPose metainfo, e.g.
             ``dict(from_file='configs/_base_/datasets/ap10k.py')``.
@@ -138,6 +140,7 @@ class GenLocBackbone(BaseModule):
                  condition_init_std: float = 1.0,
                  condition_init: str = 'random',
                  condition_text_contrast: float = 1.0,
+                 condition_text_noise: float = 0.0,
                  keypoint_names: Optional[Union[Sequence[str], dict]] = None,
                  object_name: str = 'object',
                  text_encoder: Optional[str] = None,
@@ -173,7 +176,7 @@ class GenLocBackbone(BaseModule):
         self.conditions = nn.Parameter(init_conditions(
             condition_init, num_keypoints, self.unet.config.cross_attention_dim,
             condition_init_std, keypoint_names, object_name, text_encoder or pretrained,
-            condition_text_contrast))
+            condition_text_contrast, condition_text_noise))
 
         self.ckhe_processors = []
         self.ckhe_strides = []  # latent pixels per map cell, one per CKHE layer

@@ -225,10 +225,11 @@ def contrast(conditions: Tensor, factor: float) -> Tensor:
 def init_conditions(mode: str, num_keypoints: int, width: int, std: float = 1.0,
                     names: Optional[Union[Sequence[str], dict]] = None,
                     object_name: str = 'object', folder: Optional[str] = None,
-                    text_contrast: float = 1.0) -> Tensor:
+                    text_contrast: float = 1.0, text_noise: float = 0.0) -> Tensor:
     """Initial keypoint conditions (K, width): ``'random'``: normal with ``std``;
     ``'text'``: :func:`text_conditions` of ``names`` (a list, or MMPose metainfo),
-    their differences scaled by ``text_contrast`` (:func:`contrast`)."""
+    their differences scaled by ``text_contrast`` (:func:`contrast`), plus the
+    random init scaled by ``text_noise`` (what sets the K conditions apart)."""
     if mode not in CONDITION_INITS:
         raise ValueError(f'condition_init must be one of {CONDITION_INITS}, got {mode!r}.')
     if mode == 'random':
@@ -240,4 +241,5 @@ def init_conditions(mode: str, num_keypoints: int, width: int, std: float = 1.0,
     if len(names) != num_keypoints:
         raise ValueError(f'keypoint_names has {len(names)} names for num_keypoints='
                          f'{num_keypoints}: {names}')
-    return contrast(text_conditions(names, object_name, folder, width), text_contrast)
+    text = contrast(text_conditions(names, object_name, folder, width), text_contrast)
+    return text + torch.randn(num_keypoints, width) * std * text_noise
