@@ -98,6 +98,50 @@ def test_overfit_coco_sample(coco_ckpt):
     assert metrics['coco/AP'] >= 0.9, metrics
 
 
+def test_decode_variants_score_the_checkpoint_as_its_validation(coco_ckpt):
+    """``tools/misc/decode_variants.py``'s runner on the overfit checkpoint: the
+    config's own decoding (dark5, no flip test) scores the AP of the training's last
+    validation (same images, CocoMetric; the config as trained, which MMEngine dumped
+    into the work dir); the other fusions are scored through the same path."""
+    from genloc_mmpose.evaluation import decode_variants
+    work_dir, ckpt = coco_ckpt
+    config = osp.join(work_dir, osp.basename(COCO_CFG))
+    [scalars] = glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    with open(scalars) as f:
+        validation = [json.loads(line) for line in f if 'coco/AP' in line][-1]
+    rows = decode_variants.run(config, ckpt, ['dark5', 'argmax', 'geometric-dark5',
+                                                'layer0-dark5'], flip=False)
+    assert rows['dark5']['AP'] == pytest.approx(validation['coco/AP'], abs=1e-9)
+    assert rows['dark5']['AR'] == pytest.approx(validation['coco/AR'], abs=1e-9)
+    assert all(0 <= m['AP'] <= 1 for m in rows.values())
+    with pytest.raises(ValueError, match=r'layer9-dark5: the model has \d CKHE layers'):
+        decode_variants.run(config, ckpt, ['layer9-dark5'])
+
+
+def test_fusion_variants_against_their_definitions():
+    """Bicubic of maps already at the heatmap size is the head's mean; the geometric
+    mean of identical layers is that layer (normalised); finest keeps the finest."""
+    import torch
+
+    from genloc_mmpose.evaluation.decode_variants import fuse, parse_variant
+    from genloc_mmpose.models.head import CorrelationMapHead
+    head = CorrelationMapHead(decoder=dict(type='GenLocHeatmap', input_size=(32, 32),
+                                           heatmap_size=(8, 8), sigma=1))
+    torch.manual_seed(0)
+    same = (torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8))
+    torch.testing.assert_close(fuse(head, same, 'bicubic'), head(same))
+    layer = torch.rand(2, 3, 8, 8)
+    torch.testing.assert_close(fuse(head, (layer, layer), 'geometric'),
+                               layer / layer.sum((-2, -1), keepdim=True))
+    coarse = torch.rand(2, 3, 4, 4)
+    torch.testing.assert_close(fuse(head, (coarse, layer), 'finest'), head((layer, )))
+    assert parse_variant('bicubic-dark7', 3) == dict(
+        fusion='bicubic', layers=None, codec=dict(refine='dark', blur_kernel_size=7))
+    assert parse_variant('layer2-argmax', 3)['layers'] == [2]
+    with pytest.raises(ValueError, match='unknown decoding variant'):
+        parse_variant('dark', 3)
+
+
 def test_checkpoint_loads_weights_only_and_carries_dataset_meta(coco_ckpt):
     _, ckpt = coco_ckpt
     import genloc_mmpose  # noqa: F401  (allow-lists mmengine's checkpoint classes)
