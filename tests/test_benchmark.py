@@ -1,4 +1,5 @@
-"""tools/benchmark.py end to end on the tiny config, on the CPU (subprocesses)."""
+"""tools/benchmark.py (genloc_mmpose/benchmark/) end to end on the tiny config, on the
+CPU (subprocesses)."""
 import json
 import math
 import os
@@ -130,8 +131,7 @@ def test_benchmark_test_mode_and_decode_cost(tmp_path):
 def test_suite_dry_run(tmp_path):
     """``--suite DIR --dry-run``: every step of the GPU suite on the CPU with the tiny
     config (tiny sizes, no compile): one JSON per step, suite.json, summary.md."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from benchmark import suite_steps
+    from genloc_mmpose.benchmark.suite import suite_steps
     out = tmp_path / 'suite'
     env = dict(os.environ, PYTHONWARNINGS='ignore', OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, BENCHMARK, '--suite', str(out), '--dry-run'],
