@@ -6,9 +6,9 @@ DeepLabCut and SLEAP labels become COCO keypoints under a data folder
 (:mod:`.datasets.lab_formats`); one labelled set without ``val`` is split by image
 (seeded). The config inherits a recipe (:data:`ARCHS`) and states what comes from the
 data: metainfo, ``num_keypoints``, data files, input size (codec and pipelines, taken
-from the recipe), schedule, condition init and evaluation (``use_area=False`` when
-annotations lack ``area``: OKS then scales with 0.53 x box area, the rule MMPose uses
-for such annotations).
+from the recipe, with the shipped configs' fast data options), schedule, condition init
+and evaluation (``use_area=False`` when annotations lack ``area``: OKS then scales with
+0.53 x box area, the rule MMPose uses for such annotations).
 """
 import argparse
 import json
@@ -26,6 +26,7 @@ from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_coco_keypoints, ch
                                          count_labelled, format_py, infer_flip_pairs,
                                          load_json, metainfo_from_coco, parse_flip_pairs)
 from .datasets.lab_formats import label_format, read_dlc_project, read_slp, write_frames
+from .datasets.transforms import fast_pipeline
 from .models.text_conditions import ENCODER_FOLDERS
 from .resources import MINI_SD, config_file
 
@@ -90,17 +91,18 @@ def has_text_encoder(folder: str) -> bool:
     return all(osp.isdir(osp.join(folder, sub)) for sub in ENCODER_FOLDERS[0])
 
 
-def _sized_pipeline(pipeline: List[dict]) -> List[dict]:
-    """The recipe's pipeline with its input size / codec from the config's codec."""
-    out = []
+def _sized_pipeline(pipeline: List[dict], input_size: Sequence[int],
+                    test_mode: bool = False) -> List[dict]:
+    """The recipe's pipeline with the shipped configs' fast data options for
+    ``input_size`` (:func:`~.datasets.transforms.fast_pipeline`), its input size /
+    codec from the config's codec."""
+    pipeline = fast_pipeline(pipeline, input_size, test_mode)
     for step in pipeline:
-        step = dict(step)
         if step['type'] in ('TopdownAffine', 'GenLocTopdownAffine'):
             step['input_size'] = Ref("codec['input_size']")
         if step['type'] == 'GenerateTarget':
             step['encoder'] = Ref('codec')
-        out.append(step)
-    return out
+    return pipeline
 
 
 def read_labels(path: str, split: str, name: str, img_root: Optional[str], data_dir: str,
@@ -370,8 +372,8 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
     parts = dict(
         codec=codec,
         model=dict(backbone=backbone, head=dict(decoder=Ref('codec'))),
-        train_pipeline=_sized_pipeline(base.train_pipeline),
-        val_pipeline=_sized_pipeline(base.val_pipeline),
+        train_pipeline=_sized_pipeline(base.train_pipeline, codec['input_size']),
+        val_pipeline=_sized_pipeline(base.val_pipeline, codec['input_size'], test_mode=True),
         train_dataloader=dict(dataset=dataset('train', pipeline=Ref('train_pipeline'))),
         val_dataloader=dict(dataset=dataset('val', test_mode=True,
                                             pipeline=Ref('val_pipeline'))),

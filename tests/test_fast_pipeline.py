@@ -1,4 +1,4 @@
-"""The fast data pipeline (genloc_mmpose/datasets/transforms.py) against MMPose's own,
+"""The fast data pipeline (genloc_mmpose/datasets/transforms/) against MMPose's own,
 on the real sample images: keypoints and targets exactly equal, reduced-scale decodes
 within a measured PSNR of the full decode, the test-mode image cache invisible in the
 outputs, and the flags off byte-identical to MMPose.

@@ -45,6 +45,24 @@ def generate(tmp_path, coco, **kwargs):
     return new_keypoint_config(kwargs.pop('name', 'mine'), ann, ann, **kwargs)
 
 
+def assert_fast_pipelines(cfg, max_reduction=8):
+    """The config's pipelines are the shipped configs' fast ones: training decodes
+    each JPEG at its crop's scale (at most 1 / ``max_reduction``) with the flip folded
+    into the warp; validation and test decode each image once for all its boxes
+    (MMPose's crops)."""
+    train = cfg.train_dataloader.dataset.pipeline
+    assert [t.type for t in train] == [
+        'GenLocLoadImage', 'GetBBoxCenterScale', 'GenLocRandomFlip', 'RandomBBoxTransform',
+        'GenLocTopdownAffine', 'GenerateTarget', 'PackPoseInputs']
+    assert train[0].reduced_decode is True
+    assert train[4].get('max_reduction', 8) == max_reduction
+    for split in ('val', 'test'):
+        pipeline = cfg[f'{split}_dataloader'].dataset.pipeline
+        assert [t.type for t in pipeline] == [
+            'GenLocLoadImage', 'GetBBoxCenterScale', 'TopdownAffine', 'PackPoseInputs']
+        assert pipeline[0].cache_images == 1 and not pipeline[0].get('reduced_decode')
+
+
 @pytest.mark.parametrize('sample', list(SAMPLES))
 def test_metainfo_matches_mmpose(sample, tmp_path):
     """Flip indices inferred from the names (L_F_Paw, left_eye, ...) equal MMPose's
@@ -214,11 +232,10 @@ def test_sd15_config_dataset_and_defaults(tmp_path):
     cfg = Config.fromfile(config)
     assert osp.basename(config) == 'genloc_sd15-lora16_mine-192x256.py'
     assert cfg.codec.input_size == (192, 256) and cfg.codec.heatmap_size == (48, 64)
-    types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
-    # the recipe's fast pipeline (tests/test_fast_pipeline.py checks it against MMPose's)
-    assert 'RandomHalfBody' not in types and 'GenLocRandomFlip' in types
-    affine = cfg.train_dataloader.dataset.pipeline[types.index('GenLocTopdownAffine')]
-    assert affine.input_size == (192, 256)
+    # the recipe's fast pipeline (tests/test_fast_pipeline.py checks it against MMPose's),
+    # no RandomHalfBody
+    assert_fast_pipelines(cfg)
+    assert cfg.train_dataloader.dataset.pipeline[4].input_size == (192, 256)
     assert cfg.model.head.decoder.heatmap_size == (48, 64)
     backbone = cfg.model.backbone
     # random conditions (text ones ended below them after training:
@@ -387,6 +404,10 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
     recipe = Config.fromfile(config_file(
         'genloc', 'creatures', 'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py'))
     iters = recipe.train_cfg.max_iters
+    # the creature recipe's MMPose transforms, written as the fast ones; at 64 px the
+    # JPEG decoded in full (the flip still folded into the warp)
+    assert {'RandomFlip', 'TopdownAffine'} <= {t.type for t in recipe.train_pipeline}
+    assert_fast_pipelines(cfg, max_reduction=1)
     assert osp.realpath(cfg.model.backbone.pretrained) == osp.realpath(MINI_SD)
     assert cfg.model.backbone.condition_init == 'random'
     assert cfg.codec.input_size == (64, 64) and cfg.train_cfg.max_iters >= iters
@@ -408,6 +429,7 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
                                     out_dir='cfg')
     taught = Config.fromfile(taught)
     assert taught.model.backbone.pretrained == cfg.model.backbone.pretrained
+    assert_fast_pipelines(taught, max_reduction=1)  # a served config's, kept as they are
     assert taught.train_cfg.max_iters >= cfg.train_cfg.max_iters
     sd15 = config_file('genloc', 'ap10k', 'genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py')
     assert teach_recipe(sd15)[0] == 'tiny'

@@ -277,10 +277,10 @@ def test_unreadable_training_images_skipped_with_a_count(tmp_path, monkeypatch):
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS
 
-    import genloc_mmpose.datasets.transforms as transforms
+    import genloc_mmpose.datasets.transforms.loading as loading
     init_default_scope('mmpose')
     warnings = []
-    monkeypatch.setattr(transforms, 'print_log', lambda msg, **kw: warnings.append(msg))
+    monkeypatch.setattr(loading, 'print_log', lambda msg, **kw: warnings.append(msg))
     cfg = Config.fromfile(COCO_CFG).train_dataloader.dataset
     cfg.update(data_root=_corrupt_copy(tmp_path))
     cfg.pipeline[0] = dict(type='GenLocLoadImage', on_unreadable='skip')
@@ -295,6 +295,42 @@ def test_unreadable_training_images_skipped_with_a_count(tmp_path, monkeypatch):
                or '(2 unreadable images skipped so far)' in w for w in warnings), warnings
     assert all(re.search(r'skipped \S+\.jpg: .* \(\d unreadable images skipped', w)
                for w in warnings)
+
+
+@pytest.mark.parametrize('affine', ['TopdownAffine', None])
+def test_deferred_decode_without_genloc_affine_fails_when_built(affine):
+    """GenLocLoadImage(reduced_decode=True) followed by MMPose's TopdownAffine, or by
+    no affine at all: an error naming the transform and the fix when the dataset or
+    an inferencer's pipeline is built, instead of OpenCV's ("src is not a numpy
+    array") inside cv2.warpAffine at the first sample."""
+    from mmengine.config import Config
+    from mmengine.dataset import Compose
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+
+    import genloc_mmpose  # noqa: F401  (the check on build)
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(COCO_CFG).train_dataloader.dataset
+    cfg.update(data_root=COCO)
+    cfg.pipeline[0] = dict(type='GenLocLoadImage', reduced_decode=True)
+    assert [t['type'] for t in cfg.pipeline[1:3]] == ['GetBBoxCenterScale', 'TopdownAffine']
+    cfg.pipeline[2].type = 'GenLocTopdownAffine'  # the fix: it builds and crops
+    assert DATASETS.build(cfg)[0]['inputs'].shape == (3, 128, 96)
+    if affine is None:
+        del cfg.pipeline[2]
+        where = 'no GenLocTopdownAffine follows it'
+    else:
+        cfg.pipeline[2].type = affine
+        where = 'TopdownAffine (transform 3) would get them and cannot warp them'
+    for build in (DATASETS.build, lambda cfg: Compose(cfg.pipeline)):
+        with pytest.raises(ValueError) as error:
+            build(cfg)
+        message = str(error.value)
+        assert message.startswith('GenLocLoadImage(reduced_decode=True) (transform 1 of the '
+                                  'pipeline) hands on JPEGs undecoded'), message
+        assert where in message and message.endswith(
+            'Use GenLocTopdownAffine in place of TopdownAffine (the same arguments), or '
+            'set reduced_decode=False in GenLocLoadImage.'), message
 
 
 def test_bad_boxes_given_to_the_inferencer(tmp_path):
