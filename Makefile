@@ -20,7 +20,7 @@ env:
 	@bash tools/setup_env.sh
 
 env-old:
-	@bash tools/setup_env_old.sh
+	@bash tools/setup_env.sh old
 
 # the tests' own needs beside .venv: Chromium (apt), Label Studio (.venv-label-studio)
 test-env:

@@ -1,5 +1,5 @@
 """The browser app (tools/app.py) in a real browser: Playwright driving Debian's headless
-Chromium (tools/setup_env.sh installs both), the app on the CPU, started once for the
+Chromium (tools/setup_test_env.sh installs both), the app on the CPU, started once for the
 module on a tiny random model whose weights folder holds a tiny CLIP text encoder.
 
 Screenshots go to $GENLOC_APP_SCREENSHOTS when set (docs/images for docs/app.md), else

@@ -89,7 +89,7 @@ def test_declared_requirements_hold_in_this_environment(wheel):
         # torch>=2.1 admits the old stack's 2.1.2; the others are its exact versions
         release = lower[name].release
         assert Version(old[name]).release[:len(release)] == release, (name, old[name])
-    # built / installed by tools/setup_env_old.sh
+    # built / installed by `tools/setup_env.sh old`
     assert lower['mmcv'] == Version('2.1.0') and lower['mmpose'] == Version('1.3.2')
 
 

@@ -3,7 +3,7 @@
 # source) with its compiled CPU ops against the torch of a virtualenv, once per
 # machine: the wheel is kept in $GENLOC_WHEELHOUSE/torch-<torch version>/ (outside the
 # repo), so later environments install it in seconds. Prints the wheel's path.
-# Usage: tools/build_mmcv.sh VENV   (used by tools/setup_env.sh and setup_env_old.sh)
+# Usage: tools/build_mmcv.sh VENV   (used by tools/setup_env.sh)
 set -euo pipefail
 venv=$(cd "$1" && pwd)
 MMCV_VERSION=${MMCV_VERSION:-2.1.0}
