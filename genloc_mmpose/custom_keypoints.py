@@ -23,10 +23,11 @@ from typing import List, Optional, Sequence, Tuple, Union
 from mmengine.config import Config
 
 from .datasets.keypoint_metainfo import (DEFAULT_SIGMA, check_coco_keypoints, check_images,
-                                         count_labelled, format_py, infer_flip_pairs,
-                                         load_json, metainfo_from_coco, parse_flip_pairs)
+                                         count_labelled, format_py, load_json,
+                                         metainfo_from_coco)
 from .datasets.lab_formats import label_format, read_dlc_project, read_slp, write_frames
 from .datasets.transforms import fast_pipeline
+from .keypoint_names import infer_flip_pairs, parse_flip_pairs
 from .models.text_conditions import ENCODER_FOLDERS
 from .resources import MINI_SD, config_file
 

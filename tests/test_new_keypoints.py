@@ -108,8 +108,7 @@ def test_out_of_range_links_dropped_with_warning(monkeypatch):
 
 
 def test_flip_pairs_naming_styles():
-    from genloc_mmpose.datasets.keypoint_metainfo import (flip_indices, infer_flip_pairs,
-                                                          parse_flip_pairs)
+    from genloc_mmpose.keypoint_names import flip_indices, infer_flip_pairs, parse_flip_pairs
     names = ['nose', 'L_F_Paw', 'R_F_Paw', 'RightHand', 'LeftHand', 'wing.r', 'wing.l',
              'tail-L', 'tail-R', 'front left paw', 'front right paw', 'LEFT_EAR',
              'right_ear', 'Lid', 'Rim', 'Lip', 'lower', 'cleft']
@@ -135,12 +134,12 @@ def test_sided_names_without_one_partner_warn(monkeypatch):
     itself) and the tool says which names and what it did."""
     import logging
 
-    from genloc_mmpose.datasets import keypoint_metainfo
+    from genloc_mmpose import keypoint_names
     logged = []
-    monkeypatch.setattr(keypoint_metainfo, 'print_log',
+    monkeypatch.setattr(keypoint_names, 'print_log',
                         lambda msg, logger, level: logged.append((msg, level)))
     names = ['tail_L', 'left_eye', 'L_Eye', 'right_eye', 'wingL', 'wingR', 'nose']
-    assert keypoint_metainfo.infer_flip_pairs(names, 'x.json') == [(4, 5)]
+    assert keypoint_names.infer_flip_pairs(names, 'x.json') == [(4, 5)]
     assert logged == [
         ("x.json: keypoint names that look sided but have no partner on the other side: "
          "['tail_L']. Kept unpaired: each maps to itself in flip augmentation and the flip "
@@ -175,9 +174,9 @@ def test_flip_pairs_of_every_mmpose_dataset(monkeypatch):
     import mmpose
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
-    from genloc_mmpose.datasets import keypoint_metainfo
+    from genloc_mmpose import keypoint_names
     logged = []
-    monkeypatch.setattr(keypoint_metainfo, 'print_log', lambda *args, **kw: logged.append(args))
+    monkeypatch.setattr(keypoint_names, 'print_log', lambda *args, **kw: logged.append(args))
     pairs = {}
     for path in sorted(glob.glob(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
                                           '_base_', 'datasets', '*.py'))):
@@ -187,10 +186,10 @@ def test_flip_pairs_of_every_mmpose_dataset(monkeypatch):
         theirs = {(min(i, j), max(i, j)) for i, j in enumerate(meta['flip_indices']) if i != j}
         pattern = next((p for p, sets in NUMBERED_LANDMARKS.items() if dataset in sets), '$^')
         numbered = {i for i, name in enumerate(names) if re.fullmatch(pattern, name)}
-        assert all(keypoint_metainfo.name_side(names[i])[0] is None for i in numbered)
+        assert all(keypoint_names.name_side(names[i])[0] is None for i in numbered)
         assert all(set(p) <= numbered for p in theirs if set(p) & numbered), dataset
         assert (pattern == '$^') == (not numbered), dataset  # the list is not stale
-        ours = {tuple(sorted(p)) for p in keypoint_metainfo.infer_flip_pairs(names, dataset)}
+        ours = {tuple(sorted(p)) for p in keypoint_names.infer_flip_pairs(names, dataset)}
         assert ours == {p for p in theirs if not set(p) & numbered}, dataset
         pairs[dataset] = len(ours)
     assert not logged

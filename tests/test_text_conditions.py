@@ -85,7 +85,7 @@ def expected_conditions(folder, prompts_and_words, encoder='text_encoder',
     ('leftear', 'left ear'), ('LeftFrontPaw', 'left front paw'), ('l_ear', 'left ear'),
     ('tailbase', 'tail base'), ('R', 'right'), ('Lip', 'lip'), ('cleft', 'cleft')])
 def test_keypoint_phrase(name, phrase):
-    from genloc_mmpose.models.text_conditions import keypoint_phrase
+    from genloc_mmpose.keypoint_names import keypoint_phrase
     assert keypoint_phrase(name) == phrase
 
 
@@ -132,6 +132,19 @@ def test_fp16_variant_files(tmp_path, sd_text_folder):
     assert cond.dtype == torch.float32
     torch.testing.assert_close(cond, full, rtol=0, atol=0.05)
     assert not torch.equal(cond, full)  # read from the fp16 file, not elsewhere
+
+
+def test_text_encoder_without_weights(tmp_path):
+    """Only a variant that is not fp16 / bf16: the error names the folder, the files
+    expected and found, and how to get the encoder."""
+    from genloc_mmpose.models.text_conditions import text_conditions
+    write_text_encoder(tmp_path, 32)
+    (tmp_path / 'text_encoder' / 'model.safetensors').rename(
+        tmp_path / 'text_encoder' / 'model.fp8.safetensors')
+    with pytest.raises(FileNotFoundError, match=r"text_encoder holds no text-encoder "
+                       r"weights: expected one of \['model\.safetensors'.*fp16 / bf16.*"
+                       r"model\.fp8\.safetensors.*huggingface-cli"):
+        text_conditions(['nose'], 'cat', str(tmp_path), 32)
 
 
 def test_sdxl_two_encoders_concatenated(tmp_path):
@@ -206,7 +219,8 @@ def test_paper_configs_name_their_keypoints(config, dataset, left_eye, sd_text_f
     MMPose's metainfo of the dataset (as the dataset itself reads it)."""
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
 
-    from genloc_mmpose.models.text_conditions import init_conditions, keypoint_names_from
+    from genloc_mmpose.keypoint_names import keypoint_names_from
+    from genloc_mmpose.models.text_conditions import init_conditions
     cfg = Config.fromfile(osp.join(REPO, config))
     backbone = cfg.model.backbone
     assert backbone.condition_init == 'random'  # the paper's setting stays the default

@@ -26,7 +26,7 @@ def test_all_133_names_become_distinct_words():
     """Distinct phrases, none a bare number, and mirror keypoints (MMPose's flip
     pairs) differ exactly by left <-> right: "right eye outer corner" for face-36,
     "left eye outer corner" for its mirror face-45."""
-    from genloc_mmpose.models.text_conditions import keypoint_phrase
+    from genloc_mmpose.keypoint_names import keypoint_phrase
     names, meta = _wholebody_names()
     phrases = [keypoint_phrase(n) for n in names]
     assert len(set(phrases)) == 133

@@ -11,8 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..datasets.keypoint_metainfo import (infer_flip_pairs, palette, read_coco_keypoints,
-                                          skeleton_links)
+from ..datasets.keypoint_metainfo import palette, read_coco_keypoints, skeleton_links
+from ..keypoint_names import infer_flip_pairs
 
 MIN_IMAGES = 3  # labelled images needed to train
 # v of a keypoint: COCO's (2 visible, 1 labelled but occluded, 0 not labelled) and -1

@@ -6,134 +6,27 @@ MMPose ``dataset_info`` (the content of a ``configs/_base_/datasets/*.py`` file)
 
 - names: ``categories[].keypoints``; several categories sharing one list (as
   AP-10K's 54 species) form one set;
-- flip pairs: inferred from the names (:func:`infer_flip_pairs`), or given;
+- flip pairs: inferred from the names by the naming rules of
+  :mod:`genloc_mmpose.keypoint_names` (``infer_flip_pairs``), or given;
 - skeleton: ``categories[].skeleton`` (COCO's 1-based links); links out of range
   are dropped with a warning naming them;
 - OKS sigmas: one value for every keypoint (:data:`DEFAULT_SIGMA`), joint weights 1,
   a deterministic colour palette (:func:`palette`).
-
-Naming rules (docs/custom_keypoints.md): a name is split into words at ``_ - .``,
-spaces, camelCase and digits (``L_F_Paw`` -> L, F, Paw; ``forelegL1`` -> foreleg, L,
-1). A side is the word ``left``/``right`` or ``l``/``r`` anywhere (any case), or
-``left``/``right`` inside a word (``leftear``, not ``cleft``). Two names are a flip
-pair when their other words agree (in order, ignoring case) and their sides differ; a
-name without a partner maps to itself. Names that look sided but find no partner, or
-several, stay unpaired with a warning naming them.
 """
 import colorsys
 import json
 import logging
 import os.path as osp
-import re
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 
+from ..keypoint_names import flip_indices, infer_flip_pairs
+
 # OKS sigma of every keypoint when none is measured: the mean of COCO's 17 sigmas
 # (0.025 eyes ... 0.107 hips; mean 0.0669), a keypoint of average COCO precision.
 DEFAULT_SIGMA = 0.067
-SIDES = {'left': 'left', 'l': 'left', 'right': 'right', 'r': 'right'}
-_WORD = re.compile(r'[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+')
-_SEPARATORS = re.compile(r'[_\-.\s]+')
-
-
-def split_name(name: str) -> List[str]:
-    """Words of a keypoint name: split at ``_ - .``, spaces, camelCase, digits."""
-    return [word for part in _SEPARATORS.split(name) for word in _WORD.findall(part)]
-
-
-def side_readings(name: str) -> List[Tuple[str, Tuple[str, ...]]]:
-    """Every way ``name`` can state a side: (``'left'`` / ``'right'``, the other
-    words in lower case). A side word (``left``, ``R``) or ``left``/``right`` inside
-    a word, whose pieces then count as words if none is a single letter
-    (``frontleftpaw`` -> front, paw; not ``cleft``)."""
-    words = [w.lower() for w in split_name(name)]
-    readings = []
-    for i, word in enumerate(words):
-        if word in SIDES:
-            readings.append((SIDES[word], tuple(words[:i] + words[i + 1:])))
-            continue
-        for side in ('left', 'right'):
-            at = word.find(side)
-            if at >= 0:
-                parts = [p for p in (word[:at], word[at + len(side):]) if p]
-                if all(len(p) > 1 for p in parts):
-                    readings.append((side, tuple(words[:i] + parts + words[i + 1:])))
-    return readings
-
-
-def name_side(name: str) -> Tuple[Optional[str], Tuple[str, ...]]:
-    """(``'left'`` / ``'right'`` / None, the other words in lower case): the first
-    of :func:`side_readings`."""
-    readings = side_readings(name)
-    return readings[0] if readings else (None, tuple(w.lower() for w in split_name(name)))
-
-
-def infer_flip_pairs(names: Sequence[str], path: str = '') -> List[Tuple[int, int]]:
-    """Left/right pairs (left index, right index; sorted) inferred from the names
-    (module docstring): two names pair when each is the other's only partner. Sided
-    names without a partner, or with several, stay unpaired with a warning naming
-    them (``path``: the file they come from)."""
-    by_words: Dict[Tuple[str, ...], Dict[str, set]] = {}
-    for i, name in enumerate(names):
-        for side, rest in side_readings(name):
-            by_words.setdefault(rest, {'left': set(), 'right': set()})[side].add(i)
-    partners: Dict[int, set] = {}
-    links = {}  # {left, right} -> (left, right)
-    for group in by_words.values():
-        for i in group['left'] | group['right']:
-            partners.setdefault(i, set())
-        for i in group['left']:
-            for j in group['right'] - {i}:
-                partners[i].add(j)
-                partners[j].add(i)
-                links.setdefault(frozenset((i, j)), (i, j))
-    pairs = sorted(pair for pair in links.values()
-                   if partners[pair[0]] == {pair[1]} and partners[pair[1]] == {pair[0]})
-    paired = {i for pair in pairs for i in pair}
-    alone = [names[i] for i in sorted(partners) if not partners[i]]
-    ambiguous = [f'{names[i]!r} could pair with '
-                 + ' or '.join(repr(names[j]) for j in sorted(partners[i]))
-                 for i in sorted(partners) if partners[i] and i not in paired]
-    prefix = f'{path}: ' if path else ''
-    if alone:
-        print_log(f'{prefix}keypoint names that look sided but have no partner on the other '
-                  f'side: {alone}. Kept unpaired: each maps to itself in flip augmentation '
-                  'and the flip test. If they are left/right keypoints, give all pairs '
-                  'with --flip-pairs a:b,c:d.', 'current', level=logging.WARNING)
-    if ambiguous:
-        print_log(f'{prefix}ambiguous flip pairs, left unpaired (each maps to itself): '
-                  f'{"; ".join(ambiguous)}. Give the pairs with --flip-pairs a:b,c:d.',
-                  'current', level=logging.WARNING)
-    return pairs
-
-
-def parse_flip_pairs(spec: str, names: Sequence[str]) -> List[Tuple[int, int]]:
-    """``'a:b,c:d'`` (keypoint names; ``''`` for none) -> index pairs."""
-    pairs, seen = [], set()
-    for item in filter(None, (s.strip() for s in spec.split(','))):
-        pair = [s.strip() for s in item.split(':')]
-        if len(pair) != 2 or not all(pair):
-            raise ValueError(f'--flip-pairs: {item!r} is not a pair "name_a:name_b".')
-        unknown = [n for n in pair if n not in names]
-        if unknown:
-            raise ValueError(f'--flip-pairs: {unknown} are not keypoint names; the '
-                             f'names are {list(names)}.')
-        if pair[0] == pair[1] or seen & set(pair):
-            raise ValueError(f'--flip-pairs: {item!r} repeats a keypoint; each keypoint '
-                             'belongs to at most one pair.')
-        seen |= set(pair)
-        pairs.append((names.index(pair[0]), names.index(pair[1])))
-    return pairs
-
-
-def flip_indices(num_keypoints: int, pairs: Sequence[Tuple[int, int]]) -> List[int]:
-    """MMPose ``flip_indices``: each keypoint's partner, itself if unpaired."""
-    indices = list(range(num_keypoints))
-    for a, b in pairs:
-        indices[a], indices[b] = b, a
-    return indices
 
 
 def palette(num_keypoints: int, pairs: Sequence[Tuple[int, int]]) -> List[List[int]]:

@@ -117,7 +117,8 @@ def make_world(seed: int, split: str, num: int, size: int, workers: int = 0):
 def tokenizer_corpus(captions: Sequence[str]) -> List[str]:
     """The tokenizer's training text: the captions and the creature keypoint names
     in the prompt that ``condition_init='text'`` builds."""
-    from ..models.text_conditions import PROMPT_TEMPLATE, keypoint_phrase
+    from ..keypoint_names import keypoint_phrase
+    from ..models.text_conditions import PROMPT_TEMPLATE
     return list(captions) + [
         PROMPT_TEMPLATE.format(object=OBJECT_NAME, keypoint=keypoint_phrase(name))
         for name in world.KEYPOINTS]
@@ -131,7 +132,6 @@ def build_tokenizer(corpus: Sequence[str], folder: str, max_length: int):
     breaks ties in hash order): a text encoder needs the very tokenizer it was
     trained with, which is why :class:`Trainer` builds it once per work dir."""
     from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
-    from transformers import CLIPTokenizer
     os.makedirs(folder, exist_ok=True)
     # CLIPTokenizer's own pattern (transformers' tokenization_clip)
     pattern = (r"<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|"

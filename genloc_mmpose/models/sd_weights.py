@@ -22,7 +22,7 @@ import pickle
 import re
 import tempfile
 from contextlib import contextmanager
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -137,12 +137,11 @@ def _load_folder(path: str) -> Tuple[UNet2DConditionModel, AutoencoderKL]:
     models = []
     for model, sub in ((UNet2DConditionModel, 'unet'), (AutoencoderKL, 'vae')):
         folder = osp.join(path, sub)
+        variant = weight_variant(folder, WEIGHT_FILES, 'weights', WEIGHTS_HELP)
         try:
-            models.append(model.from_pretrained(path, subfolder=sub,
-                                                variant=_variant(folder), **kwargs))
+            models.append(model.from_pretrained(path, subfolder=sub, variant=variant,
+                                                **kwargs))
         except (OSError, ValueError, RuntimeError) as err:
-            if isinstance(err, FileNotFoundError) and 'holds no weights' in str(err):
-                raise
             raise ValueError(
                 f'{folder}: its {model.__name__} weights cannot be loaded '
                 f'({type(err).__name__}: {err}). A truncated or foreign weight file '
@@ -151,17 +150,22 @@ def _load_folder(path: str) -> Tuple[UNet2DConditionModel, AutoencoderKL]:
     return tuple(models)
 
 
-def _variant(folder: str) -> Optional[str]:
-    """None if ``folder`` holds full-precision weights, else its fp16/bf16 variant."""
-    names = set(os.listdir(folder))
+def weight_variant(folder: str, weight_names: Sequence[str], what: str,
+                   help_text: str) -> Optional[str]:
+    """The variant of the weights in ``folder`` for ``from_pretrained(variant=...)``:
+    None when it holds one of ``weight_names`` (full precision, single or sharded),
+    else ``'fp16'`` / ``'bf16'`` when it holds only such variant files (as many SD
+    downloads). Raises FileNotFoundError naming ``folder``, ``what`` it should hold,
+    the files expected and found, then ``help_text``."""
+    files = set(os.listdir(folder))
     for variant in VARIANTS:
-        if names & {_add_variant(name, variant) for name in WEIGHT_FILES}:
+        if files & {_add_variant(name, variant) for name in weight_names}:
             return variant
+    other = ' / '.join(v for v in VARIANTS if v)
     raise FileNotFoundError(
-        f'{folder} holds no weights: expected {SAFETENSORS_WEIGHTS_NAME} (or '
-        f'{WEIGHTS_NAME}, sharded, or a variant such as '
-        f'{_add_variant(SAFETENSORS_WEIGHTS_NAME, "fp16")}); found {sorted(names)}. '
-        + WEIGHTS_HELP)
+        f'{folder} holds no {what}: expected one of {list(weight_names)} or their {other} '
+        f'variant (such as {_add_variant(weight_names[0], VARIANTS[1])}); found '
+        f'{sorted(files)}. ' + help_text)
 
 
 def _read_checkpoint(path: str) -> dict:

@@ -14,40 +14,21 @@ The encoder is read from ``FOLDER/text_encoder`` and ``FOLDER/tokenizer`` (diffu
 layout, offline), used once at build time and dropped: it is kept neither in memory
 nor in checkpoints (the conditions are trained parameters and saved as such).
 
-Names become words by :func:`keypoint_phrase`: split at ``_ - .``, spaces, camelCase
-and digits, lower case, the side (``keypoint_metainfo.side_readings``: also ``L``/``R``
-inside a name and ``left``/``right`` inside a word) first, then
-:data:`ABBREVIATIONS` (``l``/``r``/``f``/``b`` -> left/right/front/back, the joined
-words of animal-pose tools: ``foreleg`` -> fore leg, ``antbase`` -> antenna base): ``L_F_Paw``
--> "left front paw", ``forelegL1`` -> "left fore leg 1", ``antbaseR`` -> "right
-antenna base", ``leftear`` -> "left ear". A side with only indices (``L1A``, the insect
-legs of DeepLabCut / Anipose fly projects) reads as a leg: "left leg 1 a". The
-68 face landmarks of COCO-WholeBody (``face-0`` ... ``face-67``) are named by their
-place in the 300-W layout (:data:`FACE68`: "right jawline 1", "chin", "left eye
-outer corner", "upper lip center", ...).
+The words of a name (``L_F_Paw`` -> "left front paw", ``face-36`` -> "right eye outer
+corner") are :func:`genloc_mmpose.keypoint_names.keypoint_phrase`'s.
 """
-import os
 import os.path as osp
-import re
 from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.utils import digit_version
-from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from torch import Tensor
 
-from ..datasets.keypoint_metainfo import name_side, split_name
+from ..keypoint_names import keypoint_names_from, keypoint_phrase, object_phrase
+from .sd_weights import weight_variant
 
 # the object first: CLIP's text encoder is causal, a token sees only what precedes it
 PROMPT_TEMPLATE = "the {object}'s {keypoint}"
-ABBREVIATIONS = {
-    'l': 'left', 'r': 'right', 'f': 'front', 'b': 'back',
-    # joined words of the DeepPoseKit / DeepLabCut animal sets (fly, locust, zebra,
-    # mice): split for the text encoder
-    'foreleg': 'fore leg', 'midleg': 'middle leg', 'hindleg': 'hind leg',
-    'forepaw': 'fore paw', 'hindpaw': 'hind paw', 'antbase': 'antenna base',
-    'anttip': 'antenna tip', 'tailbase': 'tail base', 'tailtip': 'tail tip',
-    'tailend': 'tail end'}
 CONDITION_INITS = ('random', 'text')
 # (text encoder, tokenizer) sub-folders; SDXL adds the second pair
 ENCODER_FOLDERS = (('text_encoder', 'tokenizer'), ('text_encoder_2', 'tokenizer_2'))
@@ -69,78 +50,6 @@ def dtype_kwarg() -> str:
     import transformers
     return ('dtype' if digit_version(transformers.__version__) >= digit_version('4.56.0')
             else 'torch_dtype')
-
-
-def _face68() -> List[str]:
-    """Words for the 68 face landmarks of the 300-W layout (COCO-WholeBody's
-    ``face-0`` ... ``face-67``, image-left = the person's right on a frontal face):
-    jawline 0-16, eyebrows 17-26, nose 27-35, eyes 36-47, lips 48-67. Mirror points
-    get the same words with the other side, counted from the outside in."""
-    jaw = ([f'right jawline {i}' for i in range(1, 9)] + ['chin']
-           + [f'left jawline {i}' for i in range(8, 0, -1)])
-    brows = ([f'right eyebrow {i}' for i in range(1, 6)]
-             + [f'left eyebrow {i}' for i in range(5, 0, -1)])
-    nose = ([f'nose bridge {i}' for i in range(1, 5)]
-            + ['right nostril outer', 'right nostril inner', 'nose base',
-               'left nostril inner', 'left nostril outer'])
-    eyes = []
-    for side, order in (('right', (0, 1, 2, 3, 4, 5)), ('left', (3, 2, 1, 0, 5, 4))):
-        words = ['eye outer corner', 'upper eyelid outer', 'upper eyelid inner',
-                 'eye inner corner', 'lower eyelid inner', 'lower eyelid outer']
-        eyes += [f'{side} {words[i]}' for i in order]
-    lips = ['right mouth corner', 'right upper lip outer', 'right upper lip inner',
-            'upper lip center', 'left upper lip inner', 'left upper lip outer',
-            'left mouth corner', 'left lower lip outer', 'left lower lip inner',
-            'lower lip center', 'right lower lip inner', 'right lower lip outer',
-            'right inner mouth corner', 'right upper inner lip', 'upper inner lip center',
-            'left upper inner lip', 'left inner mouth corner', 'left lower inner lip',
-            'lower inner lip center', 'right lower inner lip']
-    return jaw + brows + nose + eyes + lips
-
-
-FACE68 = _face68()
-_FACE = re.compile(r'face[-_](\d+)', re.IGNORECASE)
-
-
-def keypoint_phrase(name: str) -> str:
-    """A keypoint name as words (module docstring): ``'L_B_Paw'`` -> ``'left back
-    paw'``, ``'hindleg_r_2'`` -> ``'right hind leg 2'``, ``'L1A'`` -> ``'left leg 1
-    a'``, ``'root_of_tail'`` -> ``'root of tail'``, ``'face-36'`` -> ``'right eye
-    outer corner'`` (:data:`FACE68`)."""
-    face = _FACE.fullmatch(name)
-    if face and int(face.group(1)) < len(FACE68):
-        return FACE68[int(face.group(1))]
-    side, rest = name_side(name)
-    words = [ABBREVIATIONS.get(w, w) for w in rest]
-    if side and rest and not any(len(w) > 1 and w.isalpha() for w in rest):
-        words.insert(0, 'leg')
-    return ' '.join(([side] if side else []) + words)
-
-
-def object_phrase(name: str) -> str:
-    """The object's name as words: ``'marker_creature'`` -> ``'marker creature'``."""
-    return ' '.join(w.lower() for w in split_name(name))
-
-
-def keypoint_names_from(names: Union[Sequence[str], dict]) -> List[str]:
-    """Names given as a list, or as MMPose metainfo (``dict(from_file=...)`` as in a
-    dataset's ``metainfo``, or a ``dataset_info`` dict), in keypoint order."""
-    if isinstance(names, dict):
-        meta = parse_pose_metainfo(dict(names))
-        return [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
-    return list(names)
-
-
-def _variant(folder: str) -> Optional[str]:
-    """None for full-precision weights in ``folder``, else its fp16/bf16 variant."""
-    from diffusers.utils import _add_variant
-    files = set(os.listdir(folder))
-    for variant in (None, 'fp16', 'bf16'):
-        if files & {_add_variant(name, variant) for name in WEIGHT_NAMES}:
-            return variant
-    raise FileNotFoundError(f'{folder} holds no text-encoder weights (expected one of '
-                            f'{list(WEIGHT_NAMES)}); found {sorted(files)}. '
-                            + TEXT_ENCODER_HELP)
 
 
 def _encoder_folders(folder: Optional[str]) -> List[tuple]:
@@ -197,8 +106,10 @@ def text_conditions(names: Sequence[str], object_name: str, folder: Optional[str
     states = []
     for enc_folder, tok_folder in pairs:
         tokenizer = CLIPTokenizer.from_pretrained(tok_folder, local_files_only=True)
+        variant = weight_variant(enc_folder, WEIGHT_NAMES, 'text-encoder weights',
+                                 TEXT_ENCODER_HELP)
         encoder = CLIPTextModel.from_pretrained(
-            enc_folder, variant=_variant(enc_folder), local_files_only=True,
+            enc_folder, variant=variant, local_files_only=True,
             **{dtype_kwarg(): torch.float32}).eval()
         # as SD's pipelines: padded to the full context, no attention mask
         ids = tokenizer(prompts, padding='max_length', truncation=True,

@@ -15,7 +15,7 @@ model = dict(
     backbone=dict(
         num_keypoints=num_keypoints,
         # for condition_init='text': the 68 face landmarks are named by their place
-        # in the 300-W layout ("right eye outer corner"; text_conditions.FACE68)
+        # in the 300-W layout ("right eye outer corner"; keypoint_names.FACE68)
         keypoint_names=dict(from_file='configs/_base_/datasets/coco_wholebody.py')))
 
 train_dataloader = dict(
