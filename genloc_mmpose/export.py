@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from .models.estimator import maps_with_mirrors
+
 
 class HeatmapGraph(nn.Module):
     """Backbone + head forward of a GenLoc pose estimator.
@@ -32,10 +34,9 @@ class HeatmapGraph(nn.Module):
         """(B, 3, H, W) in [-1, 1] -> fused maps (B, K, H/s, W/s), each summing to 1."""
         if self.flip_indices is None:
             return self.head(self.backbone(inputs))
-        batch = inputs.shape[0]
-        both = self.backbone(torch.cat([inputs, inputs.flip(-1)]))
-        heatmaps = self.head(tuple(f[:batch] for f in both))
-        flipped = self.head(tuple(f[batch:] for f in both)).flip(-1)[:, self.flip_indices]
+        maps, mirrored = maps_with_mirrors(self.backbone, inputs)
+        heatmaps = self.head(maps)
+        flipped = self.head(mirrored).flip(-1)[:, self.flip_indices]
         return (heatmaps + flipped) * 0.5
 
 

@@ -22,6 +22,8 @@ from typing import Dict, List, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..models.estimator import maps_with_mirrors
+
 DEFAULT_VARIANTS = ('argmax', 'dark3', 'dark5', 'dark7', 'dark11', 'bicubic-dark5',
                     'geometric-dark5', 'finest-dark5')
 VARIANT = re.compile(r'^(?:(bicubic|geometric|finest|layer\d+)-)?(argmax|dark\d+)$')
@@ -74,11 +76,8 @@ def layer_maps(model) -> List[tuple]:
     cache = []
     for batch in Runner.build_dataloader(model.cfg.test_dataloader):
         data = model.data_preprocessor(batch, False)
-        inputs = data['inputs']
-        both = model.extract_feat(torch.cat([inputs, inputs.flip(-1)]))
-        size = len(inputs)
-        cache.append(([f[:size] for f in both], [f[size:] for f in both],
-                      data['data_samples']))
+        maps, mirrored = maps_with_mirrors(model.extract_feat, data['inputs'])
+        cache.append((list(maps), list(mirrored), data['data_samples']))
     return cache
 
 
