@@ -1,4 +1,5 @@
 """The Gradio page: Look, By name and Teach (docs/app.md)."""
+import dataclasses
 import functools
 import glob
 import json
@@ -82,334 +83,457 @@ def _outputs(session: Session, pred, per_layer: bool, kpt_thr: float, stem: str)
     return pred.drawing, map_gallery(pred, per_layer), table, list(files)
 
 
-def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()) -> gr.Blocks:
-    """The Blocks of the app serving ``predictor``; sessions keep their files under
-    ``work_root``."""
-    examples = list(examples)
+def _named_partial(fn, *args):
+    """``functools.partial(fn, *args)`` with ``fn``'s name and docstring: Gradio's API
+    endpoint name and description."""
+    bound = functools.partial(fn, *args)
+    bound.__name__, bound.__doc__ = fn.__name__, fn.__doc__
+    return bound
+
+
+# -- Look ---------------------------------------------------------------------
+# (the callbacks' names are the names of their API endpoints)
+@_user_errors
+def look(predictor, session, image, choice, source, boxes_text, flip, kpt_thr, per_layer):
+    if not image:
+        raise ValueError('Upload, paste or pick an image first.')
+    boxes = parse_boxes(boxes_text) if source == 'my boxes' else None
+    model = session.taught if choice != DEFAULT_MODEL and session.taught else predictor
+    pred = model.predict(image, boxes, source=source, flip_test=flip, kpt_thr=kpt_thr)
+    return _outputs(session, pred, per_layer, kpt_thr, 'look')
+
+
+def box_corner(session, boxes_text, evt: gr.SelectData):
+    """Two clicks on the image: opposite corners of a new box."""
+    x, y = evt.index
+    if session.corner is None:
+        session.corner = (x, y)
+        return boxes_text, gr.update(), f'Corner ({x}, {y}): click the opposite corner.'
+    (x0, y0), session.corner = session.corner, None
+    line = f'{min(x, x0)}, {min(y, y0)}, {max(x, x0)}, {max(y, y0)}'
+    text = '\n'.join(filter(None, [(boxes_text or '').strip(), line]))
+    return text, 'my boxes', f'Box {line} added.'
+
+
+def new_image(session, source):
+    """A new image: its boxes are to be drawn anew."""
+    session.corner = None
+    return '', 'whole image' if source == 'my boxes' else source, ''
+
+
+# -- By name ------------------------------------------------------------------
+@_user_errors
+def by_name(predictor, session, image, object_name, names_text, boxes_text, kpt_thr,
+            per_layer):
+    if not image:
+        raise ValueError('Upload, paste or pick an image first.')
+    names = parse_names(names_text or '')
+    if not names:
+        raise ValueError('Type one or more keypoint names ("left ear", "tail tip").')
+    boxes = parse_boxes(boxes_text)
+    pred = predictor.predict_by_name(
+        names, object_name or 'object', image, boxes=boxes,
+        source='my boxes' if len(boxes) else 'whole image', kpt_thr=kpt_thr)
+    return _outputs(session, pred, per_layer, kpt_thr, 'by_name')
+
+
+# -- Teach --------------------------------------------------------------------
+def _teach_view(session):
+    """The labels' status, view and keypoint radio."""
+    labels = session.labels
+    current = labels.names[labels.keypoint] if labels.names else None
+    return (labels.status(), labels.view(),
+            gr.update(choices=labels.names, value=current))
+
+
+def _labelling(action):
+    """A Teach handler: ``action(session, *args)`` edits the labels; returns
+    (message, status, view, keypoint radio)."""
+
+    @functools.wraps(action)
+    def handler(session, *args):
+        try:
+            message = action(session, *args) or ''
+        except (ValueError, FileNotFoundError) as err:
+            message = f'**{err}**'
+        return (message, ) + _teach_view(session)
+
+    return handler
+
+
+@_labelling
+def set_keypoints(session, object_name, names_text, skeleton_text):
+    names = parse_names(names_text or '')
+    return session.labels.set_keypoints(object_name or '', names,
+                                        parse_skeleton(skeleton_text or '', names))
+
+
+@_labelling
+def load_coco(session, path):
+    if path:
+        return session.labels.load_coco(path)
+
+
+@_labelling
+def add_images(session, paths):
+    if paths:
+        return session.labels.add_images(paths, session.folder('images'))
+
+
+@_labelling
+def click(session, evt: gr.SelectData):
+    session.labels.click(*evt.index)
+
+
+def _teach_action(method, *fixed):
+    """The Teach handler calling ``session.labels.<method>(*fixed, *inputs)``."""
+    return _labelling(
+        lambda session, *args: getattr(session.labels, method)(*fixed, *args))
+
+
+def names_fields(session):
+    labels = session.labels
+    return (labels.object_name, '\n'.join(labels.names),
+            ', '.join(f'{labels.names[a]}-{labels.names[b]}' for a, b in labels.skeleton))
+
+
+@_user_errors
+def export_labels(session):
+    path = osp.join(session.folder('outputs'), 'labels_coco.json')
+    with open(path, 'w') as f:
+        json.dump(session.labels.to_coco(), f, indent=1)
+    return [path]
+
+
+@_user_errors
+def train(device, recipe, recipe_text, session, epochs):
+    if session.job is not None and session.job.state == 'running':
+        raise ValueError('A training run is going on: wait for it or cancel it.')
+    if epochs and epochs < 0:
+        raise ValueError(f'Epochs {epochs}: a positive number, or 0 for the recipe\'s '
+                         'default.')
+    run = time.strftime('train-%H%M%S')
+    session.job = TrainJob.from_labels(
+        session.labels, osp.join(session.folder(), run),
+        epochs=int(epochs) if epochs else None, device=device, recipe=recipe)
+    return (_progress_html(0, session.job.total, 'starting'),
+            f'Training (recipe: {recipe_text}): ' + '; '.join(session.job.report),
+            gr.Timer(active=True))
+
+
+def cancel(session):
+    if session.job is not None:
+        session.job.cancel()
+    return 'Cancelling ...'
+
+
+def poll(device, session):
+    """Progress of the session's training; when it ends, the taught model."""
+    job = session.job
+    skip = gr.update()
+    if job is None:
+        return skip, skip, skip, skip, skip, skip, gr.Timer(active=False)
+    points = job.losses()
+    curve = pd.DataFrame({'iteration': np.array([p[0] for p in points], np.int64),
+                          'loss': np.array([p[1] for p in points], np.float64)})
+    done = points[-1][0] if points else 0
+    state = job.state
+    if state == 'running':
+        return (_progress_html(done, job.total, 'training'), curve, skip, skip, skip,
+                skip, skip)
+    if state != 'done':
+        session.job = None
+        message = ('Training cancelled; the previous model is kept.' if state ==
+                   'cancelled' else 'Training failed; the previous model is kept. '
+                   f'End of {job.log_file}:\n\n```\n{job.error()}\n```')
+        return (_progress_html(done, job.total, state), curve, message, skip, skip,
+                skip, gr.Timer(active=False))
+    try:
+        taught = Predictor(job.config, job.checkpoint(), device=device)
+        previews = [(taught.predict(i.path, np.array([i.bbox]), 'my boxes').drawing,
+                     osp.basename(i.path)) for i in session.labels.labelled()]
+    except Exception as err:  # a model that does not load keeps the previous one
+        session.job = None
+        return (_progress_html(done, job.total, 'failed'), curve,
+                f'The trained model does not load ({type(err).__name__}: {err}); the '
+                'previous model is kept.', skip, skip, skip, gr.Timer(active=False))
+    session.taught, session.job = taught, None
+    name = f'taught: {job.name}'
+    return (_progress_html(job.total, job.total, 'done'), curve,
+            f'Trained: {job.checkpoint()}. Look now uses it ("{name}").', previews,
+            job.model_files(), gr.update(choices=[DEFAULT_MODEL, name], value=name),
+            gr.Timer(active=False))
+
+
+# -- the page -----------------------------------------------------------------
+@dataclasses.dataclass
+class _LookTab:
+    """The components of Look that its events use."""
+    image: gr.Image
+    model: gr.Radio
+    source: gr.Radio
+    boxes: gr.Textbox
+    note: gr.Markdown
+    flip: gr.Checkbox
+    layers: gr.Checkbox
+    thr: gr.Slider
+    run: gr.Button
+    outputs: List[gr.components.Component]  # drawing, maps, table, files
+
+
+@dataclasses.dataclass
+class _ByNameTab:
+    """The components of By name that its event uses."""
+    image: gr.Image
+    object: gr.Textbox
+    names: gr.Textbox
+    boxes: gr.Textbox
+    layers: gr.Checkbox
+    thr: gr.Slider
+    run: gr.Button
+    outputs: List[gr.components.Component]  # drawing, maps, table, files
+
+
+@dataclasses.dataclass
+class _TeachTab:
+    """The components of Teach that its events use."""
+    object: gr.Textbox
+    names: gr.Textbox
+    skeleton: gr.Textbox
+    set: gr.Button
+    coco: gr.File
+    images: gr.File
+    message: gr.Markdown
+    status: gr.Markdown
+    keypoint: gr.Radio
+    prev: gr.Button
+    next: gr.Button
+    hidden: gr.Button
+    clear: gr.Button
+    box: gr.Button
+    whole: gr.Button
+    canvas: gr.Image
+    epochs: gr.Number
+    train: gr.Button
+    cancel: gr.Button
+    export: gr.Button
+    progress: gr.HTML
+    train_message: gr.Markdown
+    loss: gr.LinePlot
+    preds: gr.Gallery
+    files: gr.File
+    timer: gr.Timer
+
+
+def _look_tab(predictor: Predictor, examples: List[str]) -> _LookTab:
+    """The Look tab: keypoints of the served (or taught) model."""
     score_thr = round(DEFAULT_SCORE_THR if predictor.score_thr is None
                       else predictor.score_thr, 2)
-    recipe, recipe_text = teach_recipe(predictor.config)
     score_thr_from = ("MMPose's default" if predictor.score_thr is None else
                       "the model's own, from its validation images")
+    with gr.Tab('Look', id='look'):
+        with gr.Row():
+            with gr.Column():
+                look_image = gr.Image(
+                    type='filepath', sources=['upload', 'clipboard'], elem_id='look_image',
+                    label='Image: upload, paste or pick an example; click two '
+                    'corners to add a box')
+                if examples:
+                    gr.Examples(examples, inputs=look_image, label='Examples')
+                look_model = gr.Radio([DEFAULT_MODEL], value=DEFAULT_MODEL,
+                                      label='Model', elem_id='look_model')
+                look_source = gr.Radio(list(predictor.sources), value='whole image',
+                                       label='Boxes from', elem_id='look_source')
+                look_boxes = gr.Textbox(label='My boxes: x1, y1, x2, y2 per line '
+                                        '(image pixels)', lines=2, elem_id='look_boxes')
+                look_note = gr.Markdown(elem_id='look_note')
+                with gr.Row():
+                    look_flip = gr.Checkbox(predictor.default_flip, label='Flip test',
+                                            elem_id='look_flip')
+                    look_layers = gr.Checkbox(False, label='Maps of each CKHE layer',
+                                              elem_id='look_layers')
+                look_thr = gr.Slider(0, 1, score_thr, step=0.01, elem_id='look_thr',
+                                     label=f'Score threshold (drawn keypoints): '
+                                     f'{score_thr_from}')
+                look_run = gr.Button('Find keypoints', variant='primary',
+                                     elem_id='look_run')
+            with gr.Column():
+                look_drawing = gr.Image(label='Keypoints', interactive=False,
+                                        elem_id='look_drawing')
+                look_maps = gr.Gallery(label='Correlation maps over the crop (of the '
+                                       f'first {MAP_BOXES} boxes)',
+                                       columns=4, height='auto', elem_id='look_maps')
+                look_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
+                                          elem_id='look_table', max_height=300)
+                look_files = gr.File(label='Downloads: drawing, COCO results json',
+                                     file_count='multiple', interactive=False,
+                                     elem_id='look_files')
+    return _LookTab(look_image, look_model, look_source, look_boxes, look_note, look_flip,
+                    look_layers, look_thr, look_run,
+                    [look_drawing, look_maps, look_table, look_files])
 
-    def model_for(session: Session, choice: str) -> Predictor:
-        return session.taught if choice != DEFAULT_MODEL and session.taught else predictor
 
-    # -- Look -----------------------------------------------------------------
-    @_user_errors
-    def look(session, image, choice, source, boxes_text, flip, kpt_thr, per_layer):
-        if not image:
-            raise ValueError('Upload, paste or pick an image first.')
-        boxes = parse_boxes(boxes_text) if source == 'my boxes' else None
-        pred = model_for(session, choice).predict(
-            image, boxes, source=source, flip_test=flip, kpt_thr=kpt_thr)
-        return _outputs(session, pred, per_layer, kpt_thr, 'look')
-
-    def box_corner(session, boxes_text, evt: gr.SelectData):
-        """Two clicks on the image: opposite corners of a new box."""
-        x, y = evt.index
-        if session.corner is None:
-            session.corner = (x, y)
-            return boxes_text, gr.update(), f'Corner ({x}, {y}): click the opposite corner.'
-        (x0, y0), session.corner = session.corner, None
-        line = f'{min(x, x0)}, {min(y, y0)}, {max(x, x0)}, {max(y, y0)}'
-        text = '\n'.join(filter(None, [(boxes_text or '').strip(), line]))
-        return text, 'my boxes', f'Box {line} added.'
-
-    def new_image(session, source):
-        """A new image: its boxes are to be drawn anew."""
-        session.corner = None
-        return '', 'whole image' if source == 'my boxes' else source, ''
-
-    # -- By name --------------------------------------------------------------
-    @_user_errors
-    def by_name(session, image, object_name, names_text, boxes_text, kpt_thr, per_layer):
-        if not image:
-            raise ValueError('Upload, paste or pick an image first.')
-        names = parse_names(names_text or '')
-        if not names:
-            raise ValueError('Type one or more keypoint names ("left ear", "tail tip").')
-        boxes = parse_boxes(boxes_text)
-        pred = predictor.predict_by_name(
-            names, object_name or 'object', image, boxes=boxes,
-            source='my boxes' if len(boxes) else 'whole image', kpt_thr=kpt_thr)
-        return _outputs(session, pred, per_layer, kpt_thr, 'by_name')
-
-    # -- Teach ----------------------------------------------------------------
-    def teach_view(session):
-        labels = session.labels
-        current = labels.names[labels.keypoint] if labels.names else None
-        return (labels.status(), labels.view(),
-                gr.update(choices=labels.names, value=current))
-
-    def labelling(action):
-        """A Teach handler: ``action(session, *args)`` edits the labels; returns
-        (message, status, view, keypoint radio)."""
-
-        @functools.wraps(action)
-        def handler(session, *args):
-            try:
-                message = action(session, *args) or ''
-            except (ValueError, FileNotFoundError) as err:
-                message = f'**{err}**'
-            return (message, ) + teach_view(session)
-
-        return handler
-
-    @labelling
-    def set_keypoints(session, object_name, names_text, skeleton_text):
-        names = parse_names(names_text or '')
-        return session.labels.set_keypoints(object_name or '', names,
-                                            parse_skeleton(skeleton_text or '', names))
-
-    @labelling
-    def load_coco(session, path):
-        if path:
-            return session.labels.load_coco(path)
-
-    @labelling
-    def add_images(session, paths):
-        if paths:
-            return session.labels.add_images(paths, session.folder('images'))
-
-    @labelling
-    def click(session, evt: gr.SelectData):
-        session.labels.click(*evt.index)
-
-    def teach_action(method, *fixed):
-        return labelling(
-            lambda session, *args: getattr(session.labels, method)(*fixed, *args))
-
-    def names_fields(session):
-        labels = session.labels
-        return (labels.object_name, '\n'.join(labels.names),
-                ', '.join(f'{labels.names[a]}-{labels.names[b]}' for a, b in labels.skeleton))
-
-    @_user_errors
-    def export_labels(session):
-        path = osp.join(session.folder('outputs'), 'labels_coco.json')
-        with open(path, 'w') as f:
-            json.dump(session.labels.to_coco(), f, indent=1)
-        return [path]
-
-    @_user_errors
-    def train(session, epochs):
-        if session.job is not None and session.job.state == 'running':
-            raise ValueError('A training run is going on: wait for it or cancel it.')
-        if epochs and epochs < 0:
-            raise ValueError(f'Epochs {epochs}: a positive number, or 0 for the recipe\'s '
-                             'default.')
-        run = time.strftime('train-%H%M%S')
-        session.job = TrainJob.from_labels(
-            session.labels, osp.join(session.folder(), run),
-            epochs=int(epochs) if epochs else None, device=predictor.device, recipe=recipe)
-        return (_progress_html(0, session.job.total, 'starting'),
-                f'Training (recipe: {recipe_text}): ' + '; '.join(session.job.report),
-                gr.Timer(active=True))
-
-    def cancel(session):
-        if session.job is not None:
-            session.job.cancel()
-        return 'Cancelling ...'
-
-    def poll(session):
-        """Progress of the session's training; when it ends, the taught model."""
-        job = session.job
-        skip = gr.update()
-        if job is None:
-            return skip, skip, skip, skip, skip, skip, gr.Timer(active=False)
-        points = job.losses()
-        curve = pd.DataFrame({'iteration': np.array([p[0] for p in points], np.int64),
-                              'loss': np.array([p[1] for p in points], np.float64)})
-        done = points[-1][0] if points else 0
-        state = job.state
-        if state == 'running':
-            return (_progress_html(done, job.total, 'training'), curve, skip, skip, skip,
-                    skip, skip)
-        if state != 'done':
-            session.job = None
-            message = ('Training cancelled; the previous model is kept.' if state ==
-                       'cancelled' else 'Training failed; the previous model is kept. '
-                       f'End of {job.log_file}:\n\n```\n{job.error()}\n```')
-            return (_progress_html(done, job.total, state), curve, message, skip, skip,
-                    skip, gr.Timer(active=False))
-        try:
-            taught = Predictor(job.config, job.checkpoint(), device=predictor.device)
-            previews = [(taught.predict(i.path, np.array([i.bbox]), 'my boxes').drawing,
-                         osp.basename(i.path)) for i in session.labels.labelled()]
-        except Exception as err:  # a model that does not load keeps the previous one
-            session.job = None
-            return (_progress_html(done, job.total, 'failed'), curve,
-                    f'The trained model does not load ({type(err).__name__}: {err}); the '
-                    'previous model is kept.', skip, skip, skip, gr.Timer(active=False))
-        session.taught, session.job = taught, None
-        name = f'taught: {job.name}'
-        return (_progress_html(job.total, job.total, 'done'), curve,
-                f'Trained: {job.checkpoint()}. Look now uses it ("{name}").', previews,
-                job.model_files(), gr.update(choices=[DEFAULT_MODEL, name], value=name),
-                gr.Timer(active=False))
-
-    # -- the page -------------------------------------------------------------
+def _by_name_tab(predictor: Predictor, examples: List[str]) -> _ByNameTab:
+    """The By name tab: keypoints of typed names, through the text encoder."""
     text_note = ('' if predictor.text_folder else
                  f'\n\n**{predictor.config} has no text encoder**: By name needs a model '
                  'whose weights hold `text_encoder/` and `tokenizer/` (the demo model, '
                  'SD-1.5).')
+    with gr.Tab('By name', id='by_name'):
+        gr.Markdown('Type keypoint names: their conditions come from the model\'s '
+                    'text encoder ("the {object}\'s {name}") and go through the U-Net '
+                    'as loaded, without LoRA: no training at all.' + text_note)
+        with gr.Row():
+            with gr.Column():
+                name_image = gr.Image(type='filepath', sources=['upload', 'clipboard'],
+                                      label='Image', elem_id='name_image')
+                if examples:
+                    gr.Examples(examples, inputs=name_image, label='Examples')
+                name_object = gr.Textbox('object', label='Object', elem_id='name_object')
+                name_names = gr.Textbox(label='Keypoint names (one per line or '
+                                        'comma-separated)', lines=3,
+                                        elem_id='name_names')
+                name_boxes = gr.Textbox(label='Boxes: x1, y1, x2, y2 per line (empty: '
+                                        'the whole image)', elem_id='name_boxes')
+                name_layers = gr.Checkbox(False, label='Maps of each CKHE layer')
+                name_thr = gr.Slider(0, 1, 0.0, step=0.05, label='Score threshold')
+                name_run = gr.Button('Find by name', variant='primary',
+                                     elem_id='name_run',
+                                     interactive=predictor.text_folder is not None)
+            with gr.Column():
+                name_drawing = gr.Image(label='Keypoints', interactive=False,
+                                        elem_id='name_drawing')
+                name_maps = gr.Gallery(label='Correlation maps over the crop',
+                                       columns=4, height='auto', elem_id='name_maps')
+                name_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
+                                          elem_id='name_table', max_height=300)
+                name_files = gr.File(label='Downloads', file_count='multiple',
+                                     interactive=False, elem_id='name_files')
+    return _ByNameTab(name_image, name_object, name_names, name_boxes, name_layers,
+                      name_thr, name_run, [name_drawing, name_maps, name_table, name_files])
+
+
+def _teach_tab() -> _TeachTab:
+    """The Teach tab: label keypoints of new objects, train, download the model."""
+    with gr.Tab('Teach', id='teach'):
+        with gr.Row():
+            with gr.Column(scale=1):
+                teach_object = gr.Textbox(label='Object', placeholder='fish',
+                                          elem_id='teach_object')
+                teach_names = gr.Textbox(label='Keypoint names (one per line or '
+                                         'comma-separated)', lines=4,
+                                         elem_id='teach_names')
+                teach_skeleton = gr.Textbox(label='Skeleton links, optional: '
+                                            'name-name, comma-separated',
+                                            elem_id='teach_skeleton')
+                teach_set = gr.Button('Set keypoints', elem_id='teach_set')
+                teach_coco = gr.File(label='... or load a COCO keypoints json',
+                                     file_types=['.json'], elem_id='teach_coco')
+                teach_images = gr.File(label='Images of the object', file_count='multiple',
+                                       file_types=IMAGE_TYPES, elem_id='teach_images')
+                teach_message = gr.Markdown(elem_id='teach_message')
+            with gr.Column(scale=2):
+                teach_status = gr.Markdown(LabelSet().status(), elem_id='teach_status')
+                teach_keypoint = gr.Radio([], label='Keypoint to click',
+                                          elem_id='teach_keypoint')
+                with gr.Row():
+                    teach_prev = gr.Button('Previous image', elem_id='teach_prev')
+                    teach_next = gr.Button('Next image', elem_id='teach_next')
+                    teach_hidden = gr.Button('Not visible', elem_id='teach_hidden')
+                    teach_clear = gr.Button('Clear keypoint', elem_id='teach_clear')
+                    teach_box = gr.Button('Draw box', elem_id='teach_box')
+                    teach_whole = gr.Button('Whole image', elem_id='teach_whole')
+                teach_canvas = gr.Image(label='Click the keypoint on the image',
+                                        interactive=False, elem_id='teach_canvas',
+                                        height=720)
+        with gr.Row():
+            teach_epochs = gr.Number(0, precision=0, elem_id='teach_epochs',
+                                     label='Epochs (0: the recipe\'s default)')
+            teach_train = gr.Button('Train', variant='primary', elem_id='teach_train')
+            teach_cancel = gr.Button('Cancel', variant='stop', elem_id='teach_cancel')
+            teach_export = gr.Button('Export labels (COCO json)',
+                                     elem_id='teach_export')
+        teach_progress = gr.HTML(_progress_html(0, 0, 'not started'),
+                                 elem_id='teach_progress')
+        teach_train_message = gr.Markdown(elem_id='teach_train_message')
+        with gr.Row():
+            teach_loss = gr.LinePlot(x='iteration', y='loss', label='Loss',
+                                     elem_id='teach_loss', height=250)
+            teach_preds = gr.Gallery(label='The taught model on its images', columns=3,
+                                     elem_id='teach_preds')
+        teach_files = gr.File(label='Downloads: labels json, config, checkpoint',
+                              file_count='multiple', interactive=False,
+                              elem_id='teach_files')
+        timer = gr.Timer(1.0, active=False)
+    return _TeachTab(teach_object, teach_names, teach_skeleton, teach_set, teach_coco,
+                     teach_images, teach_message, teach_status, teach_keypoint, teach_prev,
+                     teach_next, teach_hidden, teach_clear, teach_box, teach_whole,
+                     teach_canvas, teach_epochs, teach_train, teach_cancel, teach_export,
+                     teach_progress, teach_train_message, teach_loss, teach_preds,
+                     teach_files, timer)
+
+
+def _look_events(session: gr.State, tab: _LookTab, predictor: Predictor) -> None:
+    """Look's events: a new image, box corners clicked on it, Find keypoints."""
+    tab.image.change(new_image, [session, tab.source], [tab.boxes, tab.source, tab.note])
+    tab.image.select(box_corner, [session, tab.boxes], [tab.boxes, tab.source, tab.note])
+    tab.run.click(_named_partial(look, predictor),
+                  [session, tab.image, tab.model, tab.source, tab.boxes, tab.flip, tab.thr,
+                   tab.layers], tab.outputs)
+
+
+def _by_name_events(session: gr.State, tab: _ByNameTab, predictor: Predictor) -> None:
+    """By name's event: Find by name."""
+    tab.run.click(_named_partial(by_name, predictor),
+                  [session, tab.image, tab.object, tab.names, tab.boxes, tab.thr,
+                   tab.layers], tab.outputs)
+
+
+def _teach_events(session: gr.State, tab: _TeachTab, look_model: gr.Radio,
+                  predictor: Predictor) -> None:
+    """Teach's events: labelling, training (its progress polled by the timer; the
+    taught model is added to ``look_model``) and downloads."""
+    view = [tab.message, tab.status, tab.canvas, tab.keypoint]
+    tab.set.click(set_keypoints, [session, tab.object, tab.names, tab.skeleton], view)
+    tab.coco.upload(load_coco, [session, tab.coco], view).then(
+        names_fields, session, [tab.object, tab.names, tab.skeleton])
+    tab.images.upload(add_images, [session, tab.images], view)
+    tab.canvas.select(click, session, view)
+    tab.keypoint.input(_teach_action('select_keypoint'), [session, tab.keypoint], view)
+    for button, action in (
+            (tab.prev, _teach_action('go', -1)), (tab.next, _teach_action('go', 1)),
+            (tab.hidden, _teach_action('not_visible')),
+            (tab.clear, _teach_action('clear_keypoint')),
+            (tab.box, _teach_action('start_box')),
+            (tab.whole, _teach_action('whole_image'))):
+        button.click(action, session, view)
+    tab.export.click(export_labels, session, tab.files)
+    recipe, recipe_text = teach_recipe(predictor.config)
+    tab.train.click(_named_partial(train, predictor.device, recipe, recipe_text),
+                    [session, tab.epochs], [tab.progress, tab.train_message, tab.timer])
+    tab.cancel.click(cancel, session, tab.train_message)
+    tab.timer.tick(_named_partial(poll, predictor.device), session,
+                   [tab.progress, tab.loss, tab.train_message, tab.preds, tab.files,
+                    look_model, tab.timer])
+
+
+def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()) -> gr.Blocks:
+    """The Blocks of the app serving ``predictor``; sessions keep their files under
+    ``work_root``."""
+    examples = list(examples)
     with gr.Blocks(title='GenLoc', analytics_enabled=False) as app:
         session = gr.State(functools.partial(Session, work_root),
                            delete_callback=Session.close)
         gr.Markdown(f'# GenLoc\nKeypoints from Stable Diffusion priors. Model: '
                     f'`{predictor.config}` ({len(predictor.names)} keypoints, '
                     f'{predictor.device}).')
-        with gr.Tab('Look', id='look'):
-            with gr.Row():
-                with gr.Column():
-                    look_image = gr.Image(
-                        type='filepath', sources=['upload', 'clipboard'], elem_id='look_image',
-                        label='Image: upload, paste or pick an example; click two '
-                        'corners to add a box')
-                    if examples:
-                        gr.Examples(examples, inputs=look_image, label='Examples')
-                    look_model = gr.Radio([DEFAULT_MODEL], value=DEFAULT_MODEL,
-                                          label='Model', elem_id='look_model')
-                    look_source = gr.Radio(list(predictor.sources), value='whole image',
-                                           label='Boxes from', elem_id='look_source')
-                    look_boxes = gr.Textbox(label='My boxes: x1, y1, x2, y2 per line '
-                                            '(image pixels)', lines=2, elem_id='look_boxes')
-                    look_note = gr.Markdown(elem_id='look_note')
-                    with gr.Row():
-                        look_flip = gr.Checkbox(predictor.default_flip, label='Flip test',
-                                                elem_id='look_flip')
-                        look_layers = gr.Checkbox(False, label='Maps of each CKHE layer',
-                                                  elem_id='look_layers')
-                    look_thr = gr.Slider(0, 1, score_thr, step=0.01, elem_id='look_thr',
-                                         label=f'Score threshold (drawn keypoints): '
-                                         f'{score_thr_from}')
-                    look_run = gr.Button('Find keypoints', variant='primary',
-                                         elem_id='look_run')
-                with gr.Column():
-                    look_drawing = gr.Image(label='Keypoints', interactive=False,
-                                            elem_id='look_drawing')
-                    look_maps = gr.Gallery(label='Correlation maps over the crop (of the '
-                                           f'first {MAP_BOXES} boxes)',
-                                           columns=4, height='auto', elem_id='look_maps')
-                    look_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
-                                              elem_id='look_table', max_height=300)
-                    look_files = gr.File(label='Downloads: drawing, COCO results json',
-                                         file_count='multiple', interactive=False,
-                                         elem_id='look_files')
-        with gr.Tab('By name', id='by_name'):
-            gr.Markdown('Type keypoint names: their conditions come from the model\'s '
-                        'text encoder ("the {object}\'s {name}") and go through the U-Net '
-                        'as loaded, without LoRA: no training at all.' + text_note)
-            with gr.Row():
-                with gr.Column():
-                    name_image = gr.Image(type='filepath', sources=['upload', 'clipboard'],
-                                          label='Image', elem_id='name_image')
-                    if examples:
-                        gr.Examples(examples, inputs=name_image, label='Examples')
-                    name_object = gr.Textbox('object', label='Object', elem_id='name_object')
-                    name_names = gr.Textbox(label='Keypoint names (one per line or '
-                                            'comma-separated)', lines=3,
-                                            elem_id='name_names')
-                    name_boxes = gr.Textbox(label='Boxes: x1, y1, x2, y2 per line (empty: '
-                                            'the whole image)', elem_id='name_boxes')
-                    name_layers = gr.Checkbox(False, label='Maps of each CKHE layer')
-                    name_thr = gr.Slider(0, 1, 0.0, step=0.05, label='Score threshold')
-                    name_run = gr.Button('Find by name', variant='primary',
-                                         elem_id='name_run',
-                                         interactive=predictor.text_folder is not None)
-                with gr.Column():
-                    name_drawing = gr.Image(label='Keypoints', interactive=False,
-                                            elem_id='name_drawing')
-                    name_maps = gr.Gallery(label='Correlation maps over the crop',
-                                           columns=4, height='auto', elem_id='name_maps')
-                    name_table = gr.Dataframe(headers=TABLE_HEADERS, interactive=False,
-                                              elem_id='name_table', max_height=300)
-                    name_files = gr.File(label='Downloads', file_count='multiple',
-                                         interactive=False, elem_id='name_files')
-        with gr.Tab('Teach', id='teach'):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    teach_object = gr.Textbox(label='Object', placeholder='fish',
-                                              elem_id='teach_object')
-                    teach_names = gr.Textbox(label='Keypoint names (one per line or '
-                                             'comma-separated)', lines=4,
-                                             elem_id='teach_names')
-                    teach_skeleton = gr.Textbox(label='Skeleton links, optional: '
-                                                'name-name, comma-separated',
-                                                elem_id='teach_skeleton')
-                    teach_set = gr.Button('Set keypoints', elem_id='teach_set')
-                    teach_coco = gr.File(label='... or load a COCO keypoints json',
-                                         file_types=['.json'], elem_id='teach_coco')
-                    teach_images = gr.File(label='Images of the object', file_count='multiple',
-                                           file_types=IMAGE_TYPES, elem_id='teach_images')
-                    teach_message = gr.Markdown(elem_id='teach_message')
-                with gr.Column(scale=2):
-                    teach_status = gr.Markdown(LabelSet().status(), elem_id='teach_status')
-                    teach_keypoint = gr.Radio([], label='Keypoint to click',
-                                              elem_id='teach_keypoint')
-                    with gr.Row():
-                        teach_prev = gr.Button('Previous image', elem_id='teach_prev')
-                        teach_next = gr.Button('Next image', elem_id='teach_next')
-                        teach_hidden = gr.Button('Not visible', elem_id='teach_hidden')
-                        teach_clear = gr.Button('Clear keypoint', elem_id='teach_clear')
-                        teach_box = gr.Button('Draw box', elem_id='teach_box')
-                        teach_whole = gr.Button('Whole image', elem_id='teach_whole')
-                    teach_canvas = gr.Image(label='Click the keypoint on the image',
-                                            interactive=False, elem_id='teach_canvas',
-                                            height=720)
-            with gr.Row():
-                teach_epochs = gr.Number(0, precision=0, elem_id='teach_epochs',
-                                         label='Epochs (0: the recipe\'s default)')
-                teach_train = gr.Button('Train', variant='primary', elem_id='teach_train')
-                teach_cancel = gr.Button('Cancel', variant='stop', elem_id='teach_cancel')
-                teach_export = gr.Button('Export labels (COCO json)',
-                                         elem_id='teach_export')
-            teach_progress = gr.HTML(_progress_html(0, 0, 'not started'),
-                                     elem_id='teach_progress')
-            teach_train_message = gr.Markdown(elem_id='teach_train_message')
-            with gr.Row():
-                teach_loss = gr.LinePlot(x='iteration', y='loss', label='Loss',
-                                         elem_id='teach_loss', height=250)
-                teach_preds = gr.Gallery(label='The taught model on its images', columns=3,
-                                         elem_id='teach_preds')
-            teach_files = gr.File(label='Downloads: labels json, config, checkpoint',
-                                  file_count='multiple', interactive=False,
-                                  elem_id='teach_files')
-            timer = gr.Timer(1.0, active=False)
-
-        look_outputs = [look_drawing, look_maps, look_table, look_files]
-        look_image.change(new_image, [session, look_source],
-                          [look_boxes, look_source, look_note])
-        look_image.select(box_corner, [session, look_boxes],
-                          [look_boxes, look_source, look_note])
-        look_run.click(look, [session, look_image, look_model, look_source, look_boxes,
-                              look_flip, look_thr, look_layers], look_outputs)
-        name_run.click(by_name, [session, name_image, name_object, name_names, name_boxes,
-                                 name_thr, name_layers],
-                       [name_drawing, name_maps, name_table, name_files])
-
-        view = [teach_message, teach_status, teach_canvas, teach_keypoint]
-        teach_set.click(set_keypoints, [session, teach_object, teach_names, teach_skeleton],
-                        view)
-        teach_coco.upload(load_coco, [session, teach_coco], view).then(
-            names_fields, session, [teach_object, teach_names, teach_skeleton])
-        teach_images.upload(add_images, [session, teach_images], view)
-        teach_canvas.select(click, session, view)
-        teach_keypoint.input(teach_action('select_keypoint'), [session, teach_keypoint], view)
-        for button, action in (
-                (teach_prev, teach_action('go', -1)), (teach_next, teach_action('go', 1)),
-                (teach_hidden, teach_action('not_visible')),
-                (teach_clear, teach_action('clear_keypoint')),
-                (teach_box, teach_action('start_box')),
-                (teach_whole, teach_action('whole_image'))):
-            button.click(action, session, view)
-        teach_export.click(export_labels, session, teach_files)
-        teach_train.click(train, [session, teach_epochs],
-                          [teach_progress, teach_train_message, timer])
-        teach_cancel.click(cancel, session, teach_train_message)
-        timer.tick(poll, session, [teach_progress, teach_loss, teach_train_message,
-                                   teach_preds, teach_files, look_model, timer])
+        look = _look_tab(predictor, examples)
+        name = _by_name_tab(predictor, examples)
+        teach = _teach_tab()
+        # events after all tabs, as a gr.Examples adds its own event where it is made
+        _look_events(session, look, predictor)
+        _by_name_events(session, name, predictor)
+        _teach_events(session, teach, look.model, predictor)
     return app
 
 
