@@ -20,13 +20,13 @@ def test_world_is_deterministic_and_unchanged():
     """The same (seed, split, index) draws the same image; the generator still makes
     the data the miniature SD in training was made from (captions exactly; keypoints
     and pixels within float tolerance, which other CPUs' OpenCV kernels may round)."""
-    from genloc_mmpose.mini_sd import world
-    first = [world.make_creature(0, 'train', i) for i in range(16)]
-    again = world.make_creature(0, 'train', 3)
+    from genloc_mmpose.synthetic import creatures
+    first = [creatures.make_creature(0, 'train', i) for i in range(16)]
+    again = creatures.make_creature(0, 'train', 3)
     assert np.array_equal(again['image'], first[3]['image'])
     assert np.array_equal(again['keypoints'], first[3]['keypoints'])
     assert not np.array_equal(first[3]['image'], first[4]['image'])
-    assert world.make_creature(0, 'test', 3)['caption'] != first[3]['caption']
+    assert creatures.make_creature(0, 'test', 3)['caption'] != first[3]['caption']
     digest = hashlib.sha256(''.join(it['caption'] for it in first).encode()).hexdigest()
     assert digest == '8df3e50c0b1fc0fe23f3f59e34ae9e9cd14e6bf700647ab009849bc66e504e1a'
     assert sum(it['keypoints'].sum() for it in first) == pytest.approx(17283.318873564, abs=1e-3)
@@ -34,18 +34,18 @@ def test_world_is_deterministic_and_unchanged():
 
 
 @pytest.fixture(scope='module')
-def creatures():
-    from genloc_mmpose.mini_sd import world
-    return [world.make_creature(0, 'val', i) for i in range(300)]
+def val_creatures():
+    from genloc_mmpose.synthetic import creatures
+    return [creatures.make_creature(0, 'val', i) for i in range(300)]
 
 
-def test_keypoints_lie_on_the_body_they_belong_to(creatures):
+def test_keypoints_lie_on_the_body_they_belong_to(val_creatures):
     """Every labelled keypoint is on the creature's pixels (1 px of tolerance for the
     anti-aliased outline) and inside its box; left/right follow the facing (the near
     legs, drawn over the torso, are the left legs when facing left)."""
-    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.synthetic import creatures
     on_body = total = 0
-    for item in creatures:
+    for item in val_creatures:
         mask = cv2.dilate(item['mask'].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         x, y, w, h = item['bbox']
         for (kx, ky, v) in item['keypoints']:
@@ -56,31 +56,31 @@ def test_keypoints_lie_on_the_body_they_belong_to(creatures):
             assert x - 1e-6 <= kx <= x + w and y - 1e-6 <= ky <= y + h
     assert on_body / total > 0.99, on_body / total
     # the keypoints hidden under the torso are the far side's: right when facing left
-    for item in creatures:
-        hidden = {world.KEYPOINTS[i] for i, v in enumerate(item['keypoints'][:, 2]) if v == 1}
+    for item in val_creatures:
+        hidden = {creatures.KEYPOINTS[i] for i, v in enumerate(item['keypoints'][:, 2]) if v == 1}
         far = 'right' if item['params']['facing'] == 'left' else 'left'
         assert hidden <= {f'{far}_shoulder', f'{far}_hip'}
 
 
-def test_part_words_name_what_is_drawn(creatures):
+def test_part_words_name_what_is_drawn(val_creatures):
     """A caption's "<colour> <keypoint name>" (e.g. "white left front paw") is drawn
     in that colour at that keypoint: the labels and the words agree, sides included.
     Checked on the near side (facing left: the left side) and the midline; the far
     side's marks are often behind the near legs or the torso."""
-    from genloc_mmpose.mini_sd import world
+    from genloc_mmpose.synthetic import creatures
     checked = agree = 0
-    for item in creatures:
+    for item in val_creatures:
         far = 'right' if item['params']['facing'] == 'left' else 'left'
         for phrase, colour in item['params']['parts'].items():
             name = phrase.replace(' ', '_')
-            if phrase not in world.POINT_PHRASES or name.endswith('eye') or \
+            if phrase not in creatures.POINT_PHRASES or name.endswith('eye') or \
                     name.startswith(far):
                 continue  # eyes are a pixel or two: too small to read back
-            x, y, v = item['keypoints'][world.KEYPOINTS.index(name)]
+            x, y, v = item['keypoints'][creatures.KEYPOINTS.index(name)]
             if v != 2:
                 continue
             patch = item['image'][max(0, int(y) - 1):int(y) + 2, max(0, int(x) - 1):int(x) + 2]
-            target = np.array(world.COLORS[colour], float)
+            target = np.array(creatures.COLORS[colour], float)
             shades = [target, target * 0.72]  # near and far side
             distance = min(np.abs(patch.reshape(-1, 3) - s).sum(1).min() for s in shades)
             checked += 1
@@ -88,15 +88,15 @@ def test_part_words_name_what_is_drawn(creatures):
     assert checked > 200 and agree / checked > 0.99, (checked, agree)
 
 
-def test_captions_fit_the_tokenizer_and_name_the_creature(creatures, tmp_path):
+def test_captions_fit_the_tokenizer_and_name_the_creature(val_creatures, tmp_path):
     """The tool's BPE tokenizer, learnt from training captions, reads held-out
     captions without unknown tokens and within the text encoder's context."""
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.mini_sd.train import DEFAULTS, build_tokenizer, tokenizer_corpus
-    train = [world.make_creature(0, 'train', i)['caption'] for i in range(300)]
+    from genloc_mmpose.synthetic import creatures
+    train = [creatures.make_creature(0, 'train', i)['caption'] for i in range(300)]
     tok = build_tokenizer(tokenizer_corpus(train), str(tmp_path / 'tok'),
                           DEFAULTS['text']['max_position_embeddings'])
-    for item in creatures:
+    for item in val_creatures:
         text, params = item['caption'], item['params']
         assert params['family'] in text and f'facing {params["facing"]}' in text
         ids = tok(text).input_ids
@@ -116,13 +116,13 @@ def assert_backbone_reads_it(folder: str, width: int) -> None:
     conditions (K, width) from the creature keypoint names through its text encoder,
     one CKHE map per up-block cross-attention layer (4x4, 8x8, 16x16 for 64x64),
     each a distribution over the image tokens."""
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.models import GenLocBackbone
     from genloc_mmpose.models.text_conditions import text_conditions
-    backbone = GenLocBackbone(num_keypoints=len(world.KEYPOINTS), pretrained=folder,
-                              condition_init='text', keypoint_names=list(world.KEYPOINTS),
+    from genloc_mmpose.synthetic import creatures
+    backbone = GenLocBackbone(num_keypoints=len(creatures.KEYPOINTS), pretrained=folder,
+                              condition_init='text', keypoint_names=list(creatures.KEYPOINTS),
                               object_name='creature').eval()
-    expected = text_conditions(world.KEYPOINTS, 'creature', folder, width)
+    expected = text_conditions(creatures.KEYPOINTS, 'creature', folder, width)
     torch.testing.assert_close(backbone.conditions.data, expected)
     with torch.no_grad():
         maps = backbone(torch.zeros(2, 3, 64, 64))
@@ -266,9 +266,9 @@ def test_box_crops_are_mmpose_top_down_crops():
     GetBBoxCenterScale, TopdownAffine): the same pixels and keypoints."""
     from mmpose.datasets.transforms import GetBBoxCenterScale, TopdownAffine
 
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.mini_sd.prior import box_crops
-    items = [world.make_creature(0, 'test', i) for i in range(40)]
+    from genloc_mmpose.synthetic import creatures
+    items = [creatures.make_creature(0, 'test', i) for i in range(40)]
     crops, labels = box_crops(items, 64)
     assert crops.shape == (40, 64, 64, 3) and labels.shape == (40, 18, 3)
     for item, crop, label in zip(items, crops, labels):
@@ -288,13 +288,13 @@ def test_prior_measures_on_a_tiny_folder(tiny_run):
     with the pipeline's own parts; name_pck scores within [0, 1] per keypoint."""
     from diffusers import DDPMScheduler
 
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.mini_sd.prior import denoising_losses, name_pck
     from genloc_mmpose.mini_sd.train import SD_SCHEDULE, load_pipeline
+    from genloc_mmpose.synthetic import creatures
     _, folder, _ = tiny_run
     losses = denoising_losses(folder, num=4, timesteps=(300, ), seed=3)
     pipe = load_pipeline(folder)
-    items = [world.make_creature(3, 'test', i) for i in range(4)]
+    items = [creatures.make_creature(3, 'test', i) for i in range(4)]
     x = torch.from_numpy(np.stack([it['image'] for it in items])).permute(0, 3, 1, 2)
     with torch.no_grad():
         z = pipe.vae.encode(x.float() / 127.5 - 1).latent_dist.mean
@@ -310,7 +310,7 @@ def test_prior_measures_on_a_tiny_folder(tiny_run):
                                                    rel=1e-4)
     assert set(losses) == {'caption', 'empty', 'random'}
     pck = name_pck(folder, num=8)
-    assert set(pck) == set(world.KEYPOINTS) | {'mean'}
+    assert set(pck) == set(creatures.KEYPOINTS) | {'mean'}
     assert all(0 <= v <= 1 for v in pck.values())
 
 

@@ -392,10 +392,10 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
 
     from genloc_mmpose.app.teach import teach_recipe
     from genloc_mmpose.custom_keypoints import new_keypoint_config, served_recipe
-    from genloc_mmpose.mini_sd import world
     from genloc_mmpose.resources import MINI_SD, config_file
+    from genloc_mmpose.synthetic import creatures
     monkeypatch.chdir(tmp_path)
-    ann = world.write_coco(str(tmp_path / 'critters'), 'val', 5, name='pool')
+    ann = creatures.write_coco(str(tmp_path / 'critters'), 'val', 5, name='pool')
     images = str(tmp_path / 'critters' / 'images')
     config, report = new_keypoint_config('critters', ann, img_root=images, arch='minisd',
                                          out_dir='cfg')

@@ -18,7 +18,7 @@ from mmengine.hooks import Hook
 from ..engine.experiment import train_and_test
 from ..fileio import atomic_write
 from ..resources import MINI_SD, config_file
-from . import world
+from ..synthetic import creatures
 
 CONFIG = config_file('genloc', 'creatures',
                      'genloc_minisd-lora16_1xb16-1000it_creatures-64x64.py')
@@ -67,7 +67,7 @@ def prepare_data(root: str, seed: int = 0) -> None:
     """The labelled pool and the test images under ``root`` (PNG + COCO json)."""
     for split, num, name in (('val', POOL, 'creatures_pool'), ('test', TEST, 'creatures_test')):
         if not osp.exists(osp.join(root, 'annotations', f'{name}.json')):
-            world.write_coco(root, split, num, seed=seed, name=name)
+            creatures.write_coco(root, split, num, seed=seed, name=name)
 
 
 def subset(root: str, source: str, name: str, labels: Optional[int] = None, seed: int = 0,
@@ -153,7 +153,7 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
         if cached.get('inputs') == inputs:
             return cached
     prepare_data(root)
-    families = [f for f in world.FAMILIES if f != holdout] if holdout else None
+    families = [f for f in creatures.FAMILIES if f != holdout] if holdout else None
     train_ann = subset(root, 'creatures_pool', f'pool_{labels or "all"}_seed{seed}'
                        + (f'_no-{holdout}' if holdout else ''), labels, seed, families)
     test_ann = subset(root, 'creatures_test', 'test' + (f'_{holdout}' if holdout else '')

@@ -17,14 +17,14 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from . import world
+from ..synthetic import creatures
 from .train import SD_SCHEDULE
 
 TIMESTEPS = (50, 200, 500, 800)
 
 
 def _test_items(num: int, seed: int = 0):
-    return [world.make_creature(seed, 'test', i) for i in range(num)]
+    return [creatures.make_creature(seed, 'test', i) for i in range(num)]
 
 
 @torch.no_grad()
@@ -100,9 +100,9 @@ def name_pck(folder: str, num: int = 200, seed: int = 0, threshold: float = 0.1,
     from ..models import CorrelationMapHead, GenLocBackbone
     torch.manual_seed(seed)
     backbone = GenLocBackbone(
-        num_keypoints=len(world.KEYPOINTS), pretrained=folder, lora=None,
-        condition_init=condition_init, keypoint_names=list(world.KEYPOINTS),
-        object_name=world.CATEGORY).eval()
+        num_keypoints=len(creatures.KEYPOINTS), pretrained=folder, lora=None,
+        condition_init=condition_init, keypoint_names=list(creatures.KEYPOINTS),
+        object_name=creatures.CATEGORY).eval()
     head = CorrelationMapHead(decoder=dict(
         type='GenLocHeatmap', input_size=(input_size, ) * 2,
         heatmap_size=(input_size // 2, ) * 2, sigma=1.5, refine=None))
@@ -113,7 +113,7 @@ def name_pck(folder: str, num: int = 200, seed: int = 0, threshold: float = 0.1,
     valid = labels[..., 2] > 0
     hits = np.linalg.norm(preds - labels[..., :2], axis=-1) <= threshold * input_size / 1.25
     pck = {name: float((hits[:, k] & valid[:, k]).sum() / max(valid[:, k].sum(), 1))
-           for k, name in enumerate(world.KEYPOINTS)}
+           for k, name in enumerate(creatures.KEYPOINTS)}
     pck['mean'] = float((hits & valid).sum() / valid.sum())
     return pck
 
@@ -135,7 +135,7 @@ def report(folder: str, num: int = 256, seed: int = 0,
             for init in ('text', 'random')}
     lines += ['', '| keypoint | PCK@0.1, conditions from the name | PCK@0.1, random '
               'conditions |', '|---|---|---|']
-    for name in list(world.KEYPOINTS) + ['mean']:
+    for name in list(creatures.KEYPOINTS) + ['mean']:
         lines.append(f'| {name} | {pcks["text"][name]:.3f} | {pcks["random"][name]:.3f} |')
     text = '\n'.join(lines)
     if out_json:

@@ -3,10 +3,10 @@
 The library behind ``tools/misc/train_mini_sd.py``. Three stages, each resumable,
 all from one seed, under ``work_dir``:
 
-1. **data**: ``num_images`` creature images (:mod:`.world`, split ``'train'``) and
-   their captions, cached as ``world.npz``; a CLIP BPE tokenizer whose vocabulary
-   is learnt from those captions (plus the creature keypoint names), so every word
-   of the world is one token.
+1. **data**: ``num_images`` creature images (:mod:`genloc_mmpose.synthetic.creatures`,
+   split ``'train'``) and their captions, cached as ``world.npz``; a CLIP BPE
+   tokenizer whose vocabulary is learnt from those captions (plus the creature
+   keypoint names), so every word of the world is one token.
 2. **vae**: an ``AutoencoderKL`` (SD's, at small width and /4 instead of /8) trained
    as an autoencoder with SD's KL regularisation (L1 reconstruction + a small KL
    term); then SD's ``scaling_factor`` = 1 / std of the latents.
@@ -43,7 +43,7 @@ from mmengine.logging import MMLogger
 from mmengine.utils import ProgressBar
 
 from ..fileio import atomic_write
-from . import world
+from ..synthetic import creatures
 
 # SD-1.5's noise schedule (its scheduler/scheduler_config.json)
 SD_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012,
@@ -72,7 +72,7 @@ STAGES = (('world.npz', ('seed', 'num_images', 'size')),
           ('vae', ('vae', 'vae_steps', 'vae_batch', 'vae_lr', 'kl_weight', 'init')),
           ('unet_state.pt', ('text', 'unet', 'unet_lr', 'warmup', 'caption_dropout',
                              'snr_gamma', 'ema_decay')))
-OBJECT_NAME = world.CATEGORY
+OBJECT_NAME = creatures.CATEGORY
 TEXT_FILES = ('vocab.json', 'merges.txt')
 
 
@@ -96,7 +96,7 @@ def vae_config(cfg: dict) -> dict:
 
 def _worker(args):
     seed, split, start, stop, size = args
-    items = [world.make_creature(seed, split, i, size) for i in range(start, stop)]
+    items = [creatures.make_creature(seed, split, i, size) for i in range(start, stop)]
     return np.stack([it['image'] for it in items]), [it['caption'] for it in items]
 
 
@@ -121,7 +121,7 @@ def tokenizer_corpus(captions: Sequence[str]) -> List[str]:
     from ..models.text_conditions import PROMPT_TEMPLATE
     return list(captions) + [
         PROMPT_TEMPLATE.format(object=OBJECT_NAME, keypoint=keypoint_phrase(name))
-        for name in world.KEYPOINTS]
+        for name in creatures.KEYPOINTS]
 
 
 def build_tokenizer(corpus: Sequence[str], folder: str, max_length: int):

@@ -1,2 +1,2 @@
-"""Procedurally drawn keypoint data: the marker creatures (:mod:`.markers`; the
-miniature SD's creature world is :mod:`genloc_mmpose.mini_sd.world`)."""
+"""Procedurally drawn keypoint data: the marker creatures (:mod:`.markers`) and the
+miniature SD's creature world with its captions (:mod:`.creatures`)."""

@@ -23,7 +23,7 @@ from its own generator seeded by ``(seed, split, index)``.
 import json
 import os
 import os.path as osp
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -285,19 +285,22 @@ def _texture(rng, shape, base, kind, scale):
     return img
 
 
-def _shade(color, factor):
-    return (np.array(COLORS[color], float) * factor).clip(0, 255).tolist()
+def _shade(color: str, near_side: bool = True) -> list:
+    """RGB (3 floats, 0-255) of the colour named ``color``, darker on the far side."""
+    return (np.array(COLORS[color], float) * (1.0 if near_side else 0.72)).clip(0, 255).tolist()
 
 
-def render(params: dict, rng: np.random.Generator, size: int = 64
-           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
-    """Draw the scene of ``params``: image (size, size, 3) RGB uint8, keypoints
-    (K, 3) as x, y (image pixels, pixel centres at integers) and visibility (2:
-    visible, 1: hidden by the creature's own body, 0: unlabelled: occluded or off
-    the image), bbox xywh, area (pixels of the creature) and its mask (size, size)
-    bool."""
-    big = size * SUPERSAMPLE
-    ground_rgb, kind = GROUNDS[params['ground']]
+class _Layout(NamedTuple):
+    """A creature placed on the supersampled canvas of :func:`render`."""
+    params: dict
+    points: Dict[str, np.ndarray]  # frame name -> (2,) x, y in canvas pixels
+    animal: Dict[str, str]  # frame name -> the creature's name for it (keypoint names)
+    px: float  # canvas pixels per torso length
+
+
+def _background(rng: np.random.Generator, ground: str, big: int) -> np.ndarray:
+    """The textured ``ground`` with 0-3 pebbles or twigs: (big, big, 3) float RGB, 0-255."""
+    ground_rgb, kind = GROUNDS[ground]
     img = _texture(rng, (big, big), ground_rgb, kind, SUPERSAMPLE).clip(0, 255)
     for _ in range(rng.integers(0, 4)):  # clutter: pebbles, twigs
         col = rng.uniform(20, 235, 3).tolist()
@@ -309,10 +312,15 @@ def render(params: dict, rng: np.random.Generator, size: int = 64
             p1 = p0 + rng.normal(0, 8 * SUPERSAMPLE, 2)
             cv2.line(img, tuple(p0.astype(int).tolist()), tuple(p1.astype(int).tolist()),
                      col, SUPERSAMPLE, cv2.LINE_AA)
+    return img
 
-    body, parts = params['body'], params['parts']
+
+def _place(params: dict, rng: np.random.Generator, big: int) -> _Layout:
+    """Scale (``params['scale']`` of the canvas), tilt, mirror (facing left) and
+    position at random the points of :func:`skeleton_points` on the (big, big)
+    canvas, keeping the torso's half height plus 0.1 torso lengths inside it."""
+    body = params['body']
     pts = skeleton_points(params)
-    # creature frame -> image pixels (of the supersampled canvas)
     frame = np.array(list(pts.values()))
     lo, hi = frame.min(0), frame.max(0)
     px = params['scale'] * big / max(hi[0] - lo[0], (hi[1] - lo[1]) * 0.9) * 1.6
@@ -325,115 +333,149 @@ def render(params: dict, rng: np.random.Generator, size: int = 64
     center = np.where(room_hi > room_lo, rng.uniform(np.minimum(room_lo, room_hi),
                                                      np.maximum(room_lo, room_hi)), big / 2)
     placed = {k: p + center for k, p in placed.items()}
-
     # The frame's right side is the near side; facing left the mirror makes it the
-    # creature's left side. animal[frame name] -> keypoint name.
+    # creature's left side.
     near = 'left' if params['facing'] == 'left' else 'right'
     swap = dict(left='right', right='left')
     animal = {k: (swap[k.split('_', 1)[0]] + '_' + k.split('_', 1)[1]
                   if near == 'left' and k.startswith(('left_', 'right_')) else k)
               for k in placed}
-    side_of = dict(right=near, left=swap[near])  # frame side -> creature side
-    mask = np.zeros((big, big), np.uint8)  # the creature's pixels
+    return _Layout(params, placed, animal, px)
 
-    def shade(name, near_side=True):
-        return _shade(name, 1.0 if near_side else 0.72)
 
-    def capsule(p0, p1, r0, r1, col):
-        _draw_capsule(img, p0, p1, r0, r1, col)
-        _draw_capsule(mask, p0, p1, r0, r1, 255)
+def _capsule(img: np.ndarray, mask: np.ndarray, p0, p1, r0: float, r1: float, color):
+    """A body part (see :func:`_draw_capsule`) in ``color`` on ``img``, added to
+    ``mask`` (the creature's pixels, uint8)."""
+    _draw_capsule(img, p0, p1, r0, r1, color)
+    _draw_capsule(mask, p0, p1, r0, r1, 255)
 
-    def marks(frame_names, radius, near_side=True):
-        """Discs in the colour the caption gives a point part (``parts``)."""
-        for k in frame_names:
-            phrase = animal[k].replace('_', ' ')
-            if phrase in parts:
-                _draw_capsule(img, placed[k], placed[k], radius, radius,
-                              shade(parts[phrase], near_side))
 
-    r_leg = body['leg_w'] * px
+def _draw_marks(img: np.ndarray, layout: _Layout, frame_names: Sequence[str],
+                radius: float, near_side: bool = True) -> None:
+    """Discs (``radius`` canvas pixels) on the points ``frame_names`` in the colour
+    the caption gives a point part (``params['parts']``)."""
+    parts = layout.params['parts']
+    for k in frame_names:
+        phrase = layout.animal[k].replace('_', ' ')
+        if phrase in parts:
+            _draw_capsule(img, layout.points[k], layout.points[k], radius, radius,
+                          _shade(parts[phrase], near_side))
 
-    def legs(frame_s):
-        near_side = frame_s == 'right'
-        for top, joint, paw, kind in (('shoulder', 'elbow', 'front_paw', 'front'),
-                                      ('hip', 'knee', 'back_paw', 'back')):
-            top, joint, paw = (f'{frame_s}_{n}' for n in (top, joint, paw))
-            name = parts.get(f'{kind} legs', parts.get(f'{side_of[frame_s]} legs',
-                                                       params['color']))
-            col = shade(name, near_side)
-            r_top = r_leg * (1.6 if kind == 'back' else 1.3)
-            capsule(placed[top], placed[joint], r_top, r_leg, col)
-            capsule(placed[joint], placed[paw], r_leg, r_leg * 0.85, col)
-            paw_phrase = animal[paw].replace('_', ' ')
-            if paw_phrase in parts:  # a sock
-                _draw_capsule(img, placed[paw] + (placed[joint] - placed[paw]) * 0.3,
-                              placed[paw], r_leg * 0.95, r_leg * 0.9,
-                              shade(parts[paw_phrase], near_side))
-            marks([joint] + ([top] if near_side else []), r_leg * 1.15, near_side)
 
-    legs('left')  # far legs first: the torso covers their tops
-    tail_w = body['tail_w'] * px
-    tail_col = shade(parts.get('tail', params['color']))
-    capsule(placed['tail_base'], placed['tail_mid'], tail_w, tail_w * 0.8, tail_col)
-    capsule(placed['tail_mid'], placed['tail_tip'], tail_w * 0.8, tail_w * 0.5, tail_col)
+def _draw_legs(img: np.ndarray, mask: np.ndarray, layout: _Layout, frame_side: str) -> None:
+    """The front and back leg of the frame's ``frame_side`` ('right' is the near
+    side: brighter, its shoulder and hip marked too) in the colour of their legs,
+    with the socks and joint marks the caption gives them."""
+    params, placed = layout.params, layout.points
+    parts = params['parts']
+    near_side = frame_side == 'right'
+    r_leg = params['body']['leg_w'] * layout.px
+    for top, joint, paw, kind in (('shoulder', 'elbow', 'front_paw', 'front'),
+                                  ('hip', 'knee', 'back_paw', 'back')):
+        top, joint, paw = (f'{frame_side}_{n}' for n in (top, joint, paw))
+        side = layout.animal[top].split('_', 1)[0]  # the creature's side
+        name = parts.get(f'{kind} legs', parts.get(f'{side} legs', params['color']))
+        col = _shade(name, near_side)
+        r_top = r_leg * (1.6 if kind == 'back' else 1.3)
+        _capsule(img, mask, placed[top], placed[joint], r_top, r_leg, col)
+        _capsule(img, mask, placed[joint], placed[paw], r_leg, r_leg * 0.85, col)
+        paw_phrase = layout.animal[paw].replace('_', ' ')
+        if paw_phrase in parts:  # a sock
+            _draw_capsule(img, placed[paw] + (placed[joint] - placed[paw]) * 0.3,
+                          placed[paw], r_leg * 0.95, r_leg * 0.9,
+                          _shade(parts[paw_phrase], near_side))
+        _draw_marks(img, layout, [joint] + ([top] if near_side else []), r_leg * 1.15,
+                    near_side)
+
+
+def _draw_tail(img: np.ndarray, mask: np.ndarray, layout: _Layout) -> None:
+    """The tail: two tapering segments, its tip in its own colour if captioned."""
+    params, placed = layout.params, layout.points
+    parts = params['parts']
+    tail_w = params['body']['tail_w'] * layout.px
+    tail_col = _shade(parts.get('tail', params['color']))
+    _capsule(img, mask, placed['tail_base'], placed['tail_mid'], tail_w, tail_w * 0.8,
+             tail_col)
+    _capsule(img, mask, placed['tail_mid'], placed['tail_tip'], tail_w * 0.8, tail_w * 0.5,
+             tail_col)
     if 'tail tip' in parts:
         tip = placed['tail_tip'] + (placed['tail_mid'] - placed['tail_tip']) * 0.3
         _draw_capsule(img, tip, placed['tail_tip'], tail_w * 0.7, tail_w * 0.55,
-                      shade(parts['tail tip']))
-    # torso with its pattern
+                      _shade(parts['tail tip']))
+
+
+def _torso_pattern(rng: np.random.Generator, pattern: str, inside: np.ndarray,
+                   px: float) -> np.ndarray:
+    """Spots, stripes or patches (``pattern``) over the box of ``inside`` (H, W) bool,
+    sized by ``px`` canvas pixels per torso length: (H, W) uint8, 255 on the pattern."""
+    out = np.zeros(inside.shape, np.uint8)
+    ys, xs = np.nonzero(inside)
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    if pattern == 'spotted':
+        for _ in range(int(rng.integers(5, 10))):
+            c = (int(rng.uniform(x0, x1)), int(rng.uniform(y0, y1)))
+            cv2.circle(out, c, max(2, int(rng.uniform(0.05, 0.09) * px)), 255, -1)
+    elif pattern == 'striped':
+        step = max(4, int(rng.uniform(0.12, 0.16) * px))
+        for x in range(int(x0) + step // 2, int(x1), step):
+            cv2.line(out, (x, int(y0)), (x + int(rng.normal(0, 2)), int(y1)), 255,
+                     max(2, step // 3))
+    else:
+        for _ in range(int(rng.integers(2, 4))):
+            c = (int(rng.uniform(x0, x1)), int(rng.uniform(y0, y1)))
+            axes = (max(3, int(rng.uniform(0.12, 0.22) * px)),
+                    max(3, int(rng.uniform(0.08, 0.15) * px)))
+            cv2.ellipse(out, c, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
+    return out
+
+
+def _draw_torso(img: np.ndarray, mask: np.ndarray, layout: _Layout,
+                rng: np.random.Generator) -> None:
+    """The torso: an ellipse in the body colour with its pattern, added to ``mask``."""
+    params, placed, px = layout.params, layout.points, layout.px
     axis = placed['torso_front'] - placed['torso']
-    torso = np.zeros((big, big), np.uint8)
+    torso = np.zeros(mask.shape, np.uint8)
     cv2.ellipse(torso, (tuple(placed['torso'].tolist()),
-                        (2 * float(np.linalg.norm(axis)), body['torso_h'] * px),
+                        (2 * float(np.linalg.norm(axis)), params['body']['torso_h'] * px),
                         float(np.degrees(np.arctan2(axis[1], axis[0])))),
                 255, -1, cv2.LINE_AA)
     inside = torso > 127
-    img[inside] = shade(params['color'])
+    img[inside] = _shade(params['color'])
     if params['pattern'] != 'plain':
-        pattern = np.zeros((big, big), np.uint8)
-        ys, xs = np.nonzero(inside)
-        x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
-        if params['pattern'] == 'spotted':
-            for _ in range(int(rng.integers(5, 10))):
-                c = (int(rng.uniform(x0, x1)), int(rng.uniform(y0, y1)))
-                cv2.circle(pattern, c, max(2, int(rng.uniform(0.05, 0.09) * px)), 255, -1)
-        elif params['pattern'] == 'striped':
-            step = max(4, int(rng.uniform(0.12, 0.16) * px))
-            for x in range(int(x0) + step // 2, int(x1), step):
-                cv2.line(pattern, (x, int(y0)), (x + int(rng.normal(0, 2)), int(y1)), 255,
-                         max(2, step // 3))
-        else:
-            for _ in range(int(rng.integers(2, 4))):
-                c = (int(rng.uniform(x0, x1)), int(rng.uniform(y0, y1)))
-                axes = (max(3, int(rng.uniform(0.12, 0.22) * px)),
-                        max(3, int(rng.uniform(0.08, 0.15) * px)))
-                cv2.ellipse(pattern, c, axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
-        img[inside & (pattern > 0)] = shade(params['pattern_color'])
+        pattern = _torso_pattern(rng, params['pattern'], inside, px)
+        img[inside & (pattern > 0)] = _shade(params['pattern_color'])
     mask |= torso
-    marks(['tail_base'], tail_w * 1.5)
-    # neck and head
+
+
+def _draw_head(img: np.ndarray, mask: np.ndarray, layout: _Layout) -> None:
+    """Neck, round head and snout in their colours, the nose's colour and the eyes
+    (the frame's right eye is the near one: larger; the far eye darker)."""
+    params, placed, px = layout.params, layout.points, layout.px
+    body, parts = params['body'], params['parts']
     neck_w, head_r = body['neck_w'] * px, body['head'] * px
-    capsule(placed['neck'], placed['head'], neck_w * 1.3, neck_w,
-            shade(parts.get('neck', params['color'])))
-    head_col = shade(parts.get('head', params['color']))
-    capsule(placed['head'], placed['head'], head_r, head_r, head_col)
-    capsule(placed['head'], placed['nose'], head_r * 0.75, head_r * 0.38, head_col)
+    _capsule(img, mask, placed['neck'], placed['head'], neck_w * 1.3, neck_w,
+             _shade(parts.get('neck', params['color'])))
+    head_col = _shade(parts.get('head', params['color']))
+    _capsule(img, mask, placed['head'], placed['head'], head_r, head_r, head_col)
+    _capsule(img, mask, placed['head'], placed['nose'], head_r * 0.75, head_r * 0.38,
+             head_col)
     if 'nose' in parts:
         snout = placed['nose'] + (placed['head'] - placed['nose']) * 0.22
         _draw_capsule(img, snout, placed['nose'], head_r * 0.42, head_r * 0.38,
-                      shade(parts['nose']))
+                      _shade(parts['nose']))
     eye_default = 'white' if parts.get('head', params['color']) == 'black' else 'black'
     for eye, radius in (('left_eye', 0.15), ('right_eye', 0.2)):
-        # the frame's right eye is the near eye: larger; the far eye darker
-        col = parts.get(animal[eye].replace('_', ' '), eye_default)
+        col = parts.get(layout.animal[eye].replace('_', ' '), eye_default)
         _draw_capsule(img, placed[eye], placed[eye], max(1.0, head_r * radius),
-                      max(1.0, head_r * radius), shade(col, eye == 'right_eye'))
-    legs('right')  # near legs over the torso
+                      max(1.0, head_r * radius), _shade(col, eye == 'right_eye'))
 
-    visible = np.full(len(KEYPOINTS), 2)
-    for k in ('left_shoulder', 'left_hip'):  # the far ones lie under the torso
-        visible[KEYPOINTS.index(animal[k])] = 1
-    occluder = np.zeros((big, big), np.uint8)
+
+def _draw_occluder(img: np.ndarray, mask: np.ndarray, layout: _Layout,
+                   rng: np.random.Generator) -> np.ndarray:
+    """The bush or rock of ``params['occluder']`` (if any) near a random keypoint,
+    drawn on ``img`` and cut from ``mask``: its pixels (H, W) uint8, all 0 if none."""
+    params, placed, px = layout.params, layout.points, layout.px
+    occluder = np.zeros(mask.shape, np.uint8)
     if params['occluder']:
         names = [k for k in placed if k in KEYPOINTS]
         c = placed[names[rng.integers(len(names))]] + rng.normal(0, 0.15 * px, 2)
@@ -449,27 +491,69 @@ def render(params: dict, rng: np.random.Generator, size: int = 64
                         float(rng.uniform(0, 180)), 0, 360, 255, -1)
         img[occluder > 0] = col
         mask[occluder > 0] = 0
+    return occluder
+
+
+def _keypoints(layout: _Layout, occluder: np.ndarray) -> np.ndarray:
+    """Keypoints (K, 3): x, y in output pixels (pixel centres at integers; 0 where
+    unlabelled) and visibility (2 visible, 1 the far shoulder and hip under the
+    torso, 0 off the canvas or under the ``occluder`` (H, W) mask)."""
+    big = occluder.shape[0]
+    visible = np.full(len(KEYPOINTS), 2)
+    for k in ('left_shoulder', 'left_hip'):  # the far ones lie under the torso
+        visible[KEYPOINTS.index(layout.animal[k])] = 1
     keypoints = np.zeros((len(KEYPOINTS), 3))
-    for k, name in animal.items():
+    for k, name in layout.animal.items():
         if name not in KEYPOINTS:
             continue
-        i, p = KEYPOINTS.index(name), placed[k]
+        i, p = KEYPOINTS.index(name), layout.points[k]
         on_image = (p >= 0).all() and (p < big).all()
         if not on_image or occluder[int(p[1]), int(p[0])]:
             visible[i] = 0
         else:
             keypoints[i, :2] = (p + 0.5) / SUPERSAMPLE - 0.5  # pixel centres at integers
     keypoints[:, 2] = visible
+    return keypoints
+
+
+def _reduce(img: np.ndarray, mask: np.ndarray, keypoints: np.ndarray, size: int
+            ) -> Tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """The canvas area-averaged to (size, size): image (size, size, 3) uint8, bbox
+    xywh (the creature's pixels and every labelled keypoint +-1 px, in the image),
+    area (pixels) and mask (size, size) bool."""
     img = cv2.resize(img.clip(0, 255).astype(np.uint8), (size, size),
                      interpolation=cv2.INTER_AREA)
     small = cv2.resize(mask, (size, size), interpolation=cv2.INTER_AREA) > 64
     ys, xs = np.nonzero(small)
-    labelled = keypoints[visible > 0, :2]
+    labelled = keypoints[keypoints[:, 2] > 0, :2]
     lo = np.min([[xs.min(), ys.min()]] + list(labelled - 1), 0) if len(xs) else np.zeros(2)
     hi = np.max([[xs.max() + 1, ys.max() + 1]] + list(labelled + 1), 0) if len(xs) else \
         np.full(2, size)
     lo, hi = lo.clip(0, size), hi.clip(0, size)  # the box holds every labelled point
-    return img, keypoints, np.concatenate([lo, hi - lo]), float(small.sum()), small
+    return img, np.concatenate([lo, hi - lo]), float(small.sum()), small
+
+
+def render(params: dict, rng: np.random.Generator, size: int = 64
+           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """Draw the scene of ``params``: image (size, size, 3) RGB uint8, keypoints
+    (K, 3) as x, y (image pixels, pixel centres at integers) and visibility (2:
+    visible, 1: hidden by the creature's own body, 0: unlabelled: occluded or off
+    the image), bbox xywh, area (pixels of the creature) and its mask (size, size)
+    bool. Drawn at ``SUPERSAMPLE`` times ``size``, far parts first."""
+    big = size * SUPERSAMPLE
+    img = _background(rng, params['ground'], big)
+    layout = _place(params, rng, big)
+    mask = np.zeros((big, big), np.uint8)  # the creature's pixels
+    _draw_legs(img, mask, layout, 'left')  # far legs first: the torso covers their tops
+    _draw_tail(img, mask, layout)
+    _draw_torso(img, mask, layout, rng)
+    _draw_marks(img, layout, ['tail_base'], params['body']['tail_w'] * layout.px * 1.5)
+    _draw_head(img, mask, layout)
+    _draw_legs(img, mask, layout, 'right')  # near legs over the torso
+    occluder = _draw_occluder(img, mask, layout, rng)
+    keypoints = _keypoints(layout, occluder)
+    image, bbox, area, small = _reduce(img, mask, keypoints, size)
+    return image, keypoints, bbox, area, small
 
 
 def make_creature(seed: int, split: str, index: int, size: int = 64,

@@ -1,8 +1,9 @@
 """Write images of the procedural creature world with COCO keypoint labels.
 
-The world (families, keypoints, captions) is genloc_mmpose/mini_sd/world.py; each
-image is determined by (seed, split, index). The miniature SD trains on the 'train'
-split; GenLoc's labelled images come from 'val' and its test images from 'test'.
+The world (families, keypoints, captions) is genloc_mmpose/synthetic/creatures.py;
+each image is determined by (seed, split, index). The miniature SD trains on the
+'train' split; GenLoc's labelled images come from 'val' and its test images from
+'test'.
 
 Usage:
     python tools/misc/make_creatures.py [--out data/creatures] [--split val]
@@ -14,7 +15,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from genloc_mmpose.mini_sd.world import FAMILIES, SPLITS, write_coco  # noqa: E402
+from genloc_mmpose.synthetic.creatures import FAMILIES, SPLITS, write_coco  # noqa: E402
 
 
 def main():

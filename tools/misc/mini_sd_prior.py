@@ -22,9 +22,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 from genloc_mmpose.mini_sd.experiments import MINI_SD  # noqa: E402
-from genloc_mmpose.mini_sd import world  # noqa: E402
 from genloc_mmpose.mini_sd.prior import report, training_curve  # noqa: E402
 from genloc_mmpose.mini_sd.train import sample_grid  # noqa: E402
+from genloc_mmpose.synthetic import creatures  # noqa: E402
 
 
 def main():
@@ -49,7 +49,7 @@ def main():
     if args.num:
         print(report(args.sd, args.num, args.seed, args.out_json))
     if args.samples:
-        captions = args.prompts or [world.make_creature(args.seed, 'test', i)['caption']
+        captions = args.prompts or [creatures.make_creature(args.seed, 'test', i)['caption']
                                     for i in range(args.captions)]
         sample_grid(args.sd, captions, args.samples, seed=args.seed)
         print(f'samples: {args.samples}; captions, one per row:')

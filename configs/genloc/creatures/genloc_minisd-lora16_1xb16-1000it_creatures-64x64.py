@@ -1,6 +1,6 @@
 # GenLoc with the miniature Stable Diffusion trained in this repository (demo/mini-sd,
 # tools/misc/train_mini_sd.py) on its procedural creature world
-# (genloc_mmpose/mini_sd/world.py; data made by tools/misc/make_creatures.py): the
+# (genloc_mmpose/synthetic/creatures.py; data made by tools/misc/make_creatures.py): the
 # AP-10K recipe (frozen SD, LoRA r=16 on the U-Net attention, CKHE + HEL, conditions
 # at 10x the LoRA learning rate, flip augmentation and flip test, DARK decoding) at
 # 64x64 on the CPU: fp32, batch 16, 1000 iterations (the budget chosen from the learning

@@ -1,4 +1,4 @@
-# MMPose metainfo of the procedural creature world (genloc_mmpose/mini_sd/world.py):
+# MMPose metainfo of the procedural creature world (genloc_mmpose/synthetic/creatures.py):
 # AP-10K's 17 animal keypoints plus the tail tip, on drawn four-legged bodies of five
 # families. Left/right are the creature's own sides (facing left, its near legs are
 # its left legs), so a horizontal flip swaps them: `swap` gives MMPose's flip pairs.
@@ -7,7 +7,7 @@ dataset_info = dict(
     dataset_name='creatures',
     paper_info=dict(
         author='genloc-mmpose',
-        title='Procedural creatures with captions (genloc_mmpose/mini_sd/world.py)',
+        title='Procedural creatures with captions (genloc_mmpose/synthetic/creatures.py)',
         container='',
         year='2026',
         homepage=''),
