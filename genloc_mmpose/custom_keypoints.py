@@ -52,7 +52,7 @@ ARCHS = dict(
         iters=None, schedule="the creature config's iterations (the demo's budget)",
         weights=MINI_SD),
     tiny=dict(
-        base=config_file('genloc', 'tiny', 'genloc_tiny_1xb6-300it_coco-128x96.py'),
+        base=config_file('genloc', 'tiny', 'genloc_tiny_1xb4-300it_coco-128x96.py'),
         name='genloc_tiny', input_size=(128, 128), size_divisor=8,
         iters=300, schedule='about 300 iterations, as the tiny demo', weights=None))
 

@@ -21,7 +21,7 @@ if XDIST:
     torch.set_num_threads(1)
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TEST_DATA = osp.join(REPO, 'tests', 'data')
-TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb6-300it_coco-128x96.py')
+TINY_CONFIG = osp.join(REPO, 'configs', 'genloc', 'tiny', 'genloc_tiny_1xb4-300it_coco-128x96.py')
 
 
 def shared_once(tmp_path_factory, name, build):
@@ -129,6 +129,9 @@ def coco_ckpt(tmp_path_factory):
         cfg = Config.fromfile(TINY_CONFIG)
         cfg.merge_from_dict(dict(option.split('=', 1) for option in data_options(COCO)))
         cfg.work_dir = str(folder)
+        # its own visualizer: MMEngine keeps one instance per name, and one left by an
+        # earlier test in this process would write this run's scalars into its folder
+        cfg.visualizer.name = 'visualizer_coco_ckpt'
         Runner.from_cfg(cfg).train()
         ckpt = osp.join(cfg.work_dir, 'iter_300.pth')
         assert osp.isfile(ckpt)

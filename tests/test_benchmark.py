@@ -1,5 +1,8 @@
 """tools/benchmark.py (genloc_mmpose/benchmark/) end to end on the tiny config, on the
-CPU (subprocesses)."""
+CPU: the benchmarks through the command line's ``run`` in this process, the GPU suite's
+dry run through the script itself."""
+import contextlib
+import io
 import json
 import math
 import os
@@ -14,12 +17,14 @@ from conftest import REPO, TINY_CONFIG
 BENCHMARK = osp.join(REPO, 'tools', 'benchmark.py')
 
 
-def run_benchmark(*args, timeout=240):
-    env = dict(os.environ, PYTHONWARNINGS='ignore')
-    return subprocess.run([sys.executable, BENCHMARK, TINY_CONFIG, '--device', 'cpu',
-                           '--threads', '1', *args],
-                          cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+def run_benchmark(*args):
+    """``tools/benchmark.py TINY_CONFIG --device cpu --threads 1 ARGS`` in this process:
+    (exit status, stdout)."""
+    from genloc_mmpose.benchmark.cli import run
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = run([TINY_CONFIG, '--device', 'cpu', '--threads', '1', *args])
+    return status, out.getvalue()
 
 
 def _positive_finite(value):
@@ -44,9 +49,9 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
                  # a deferred decode: the per-core table also times decode_cache_dir
                  '--cfg-options', 'train_dataloader.dataset.pipeline.0.reduced_decode=True',
                  'train_dataloader.dataset.pipeline.2.type=GenLocTopdownAffine']
-    proc = run_benchmark(*args)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert 'img/s' in proc.stdout  # the table
+    status, stdout = run_benchmark(*args)
+    assert status == 0, stdout[-3000:]
+    assert 'img/s' in stdout  # the table
 
     report = json.loads(out.read_text())
     assert {'config', 'settings', 'env', 'model', 'results'} <= set(report)
@@ -91,15 +96,18 @@ def test_benchmark_cpu(tmp_path, dtype, flip, with_cp, input_size, loader):
                 assert set(r[key]['transform_ms']) >= {'GenLocLoadImage', 'PackPoseInputs'}
         assert _positive_finite(per_core['train']['speedup_cached'])
         assert 'cached' not in per_core['test']  # a test pipeline decodes no deferred JPEG
-        assert 'loader per CPU core' in proc.stdout and 'new+cache' in proc.stdout
+        assert 'loader per CPU core' in stdout and 'new+cache' in stdout
 
 
-@pytest.mark.slow
-def test_benchmark_rejects_bad_input_size():
-    proc = run_benchmark('--input-size', '50', '64', '--iters', '1', timeout=120)
-    assert proc.returncode != 0
-    assert 'not a multiple of 8' in proc.stderr
-    assert '--input-size 48 64' in proc.stderr  # a suggestion
+def test_benchmark_rejects_bad_input_size(capsys):
+    """The command line's error: exit status 2, the reason and a suggestion."""
+    from genloc_mmpose.benchmark.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main([TINY_CONFIG, '--device', 'cpu', '--input-size', '50', '64', '--iters', '1'])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    assert err.startswith('error: ') and 'not a multiple of 8' in err
+    assert '--input-size 48 64' in err  # a suggestion
 
 
 @pytest.mark.slow
@@ -107,10 +115,10 @@ def test_benchmark_test_mode_and_decode_cost(tmp_path):
     """--modes test runs the whole test loop (Runner.test(): loader, model, decode,
     CocoMetric) over generated images; infer reports the decode's cost."""
     out = tmp_path / 'bench.json'
-    proc = run_benchmark('--batch-size', '2', '--iters', '2', '--warmup', '1',
-                         '--test-images', '5', '--workers', '0', '--modes', 'infer',
-                         'test', '--json', str(out))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    status, stdout = run_benchmark('--batch-size', '2', '--iters', '2', '--warmup', '1',
+                                   '--test-images', '5', '--workers', '0', '--modes',
+                                   'infer', 'test', '--json', str(out))
+    assert status == 0, stdout[-3000:]
     report = json.loads(out.read_text())
     infer, test = report['results']['infer'], report['results']['test']
     assert infer['refine'] == 'dark'

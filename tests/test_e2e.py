@@ -22,7 +22,7 @@ import torch
 from conftest import REPO, TEST_DATA, THREADS
 
 TINY = osp.join(REPO, 'configs', 'genloc', 'tiny')
-COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb6-300it_coco-128x96.py')
+COCO_CFG = osp.join(TINY, 'genloc_tiny_1xb4-300it_coco-128x96.py')
 AP10K_CFG = osp.join(TINY, 'genloc_tiny_1xb2-150it_ap10k-128x128.py')
 COCO = osp.join(TEST_DATA, 'coco') + '/'
 AP10K = osp.join(TEST_DATA, 'ap10k') + '/'

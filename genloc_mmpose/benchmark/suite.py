@@ -18,7 +18,7 @@ AP10K_CONFIG = 'configs/genloc/ap10k/genloc_sd15-lora16_8xb25-100e_ap10k-256x256
 COCO_CONFIG = 'configs/genloc/coco/genloc_sd15-lora16_8xb25-14e_coco-256x192.py'
 WHOLEBODY_CONFIG = ('configs/genloc/coco_wholebody/'
                     'genloc_sd15-lora16_8xb25-14e_coco-wholebody-256x192.py')
-TINY_CONFIG = 'configs/genloc/tiny/genloc_tiny_1xb6-300it_coco-128x96.py'
+TINY_CONFIG = 'configs/genloc/tiny/genloc_tiny_1xb4-300it_coco-128x96.py'
 SUITE_COLUMNS = ('step', 'mode', 'input', 'batch', 'K', 'model', 'dtype',
                  'flip / with_cp', 'images/s', 'ms/iter', 'peak GiB', 'first iter s',
                  'notes')

@@ -1,6 +1,6 @@
 # The tiny random-weight GenLoc on the AP-10K sample (2 animals): the tests.
 # Same setup as the COCO one (see there for what differs from the SD-1.5 configs).
-_base_ = ['./genloc_tiny_1xb6-300it_coco-128x96.py']
+_base_ = ['./genloc_tiny_1xb4-300it_coco-128x96.py']
 
 data_root = 'demo/data/ap10k/'
 dataset_type = 'AP10KDataset'
