@@ -112,6 +112,13 @@ def test_text_conditions_equal_recomputation(sd_text_folder):
     cos = torch.nn.functional.normalize(sharp, dim=1) @ torch.nn.functional.normalize(
         expected, dim=1).T
     assert torch.all(cos.diagonal() < 1)
+    # plus the random init (std 0.5) times 2: what the seed draws, added to the names'
+    torch.manual_seed(3)
+    noisy = init_conditions('text', 3, 32, std=0.5, names=names, object_name='Cat',
+                            folder=sd_text_folder, text_noise=2.0)
+    torch.manual_seed(3)
+    torch.testing.assert_close(noisy, expected + torch.randn(3, 32) * 0.5 * 2.0,
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_fp16_variant_files(tmp_path, sd_text_folder):
