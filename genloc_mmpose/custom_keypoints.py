@@ -161,7 +161,8 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
                         category: Optional[str] = None,
                         object_name: Optional[str] = None, val_fraction: float = 0.2,
                         seed: int = 0, box_margin: float = 0.1,
-                        data_dir: Optional[str] = None) -> Tuple[str, List[str]]:
+                        data_dir: Optional[str] = None,
+                        random_weights: bool = False) -> Tuple[str, List[str]]:
     """Read and check the labels, write the converted / split labels (under
     ``data_dir``, default ``work_dirs/<config name>/data``), the metainfo and the config.
 
@@ -170,7 +171,9 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
     (seeded). Returns (config path, report lines to print). Raises ValueError /
     FileNotFoundError naming the file or option and the fix; nothing is written then.
     ``arch``: a name in :data:`ARCHS` or a recipe dict (:func:`served_recipe`);
-    ``weights``: the prior (a diffusers folder; default: the recipe's).
+    ``weights``: the prior (a diffusers folder; default: the recipe's);
+    ``random_weights``: the same architecture (its ``unet/`` and ``vae/config.json``)
+    with random frozen weights instead, to measure what the prior brings.
     """
     if not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_-]*', name):
         raise ValueError(f'NAME {name!r}: use letters, digits, "_" and "-" (it names the '
@@ -194,6 +197,12 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
         raise ValueError(f'--val-fraction {val_fraction}: must be between 0 and 1.')
     if not box_margin >= 0:
         raise ValueError(f'--box-margin {box_margin}: must be >= 0.')
+    if random_weights:
+        arch_files = [osp.join(weights or '', sub, 'config.json') for sub in ('unet', 'vae')]
+        if not weights or not all(osp.isfile(f) for f in arch_files):
+            raise ValueError(f'--random-weights takes the architecture from a diffusers '
+                             f'folder (unet/config.json, vae/config.json); {weights!r} has '
+                             'none: pass it with --weights.')
     stem = f'{recipe["name"]}_{name}-{size[0]}x{size[1]}'
     config_path = osp.join(out_dir, f'{stem}.py')
     data_dir = data_dir or osp.join('work_dirs', stem, 'data')
@@ -251,7 +260,7 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
                                  / iters_per_epoch)
     cats = data['train']['categories']
     object_name = object_name or (cats[0] if len(cats) == 1 else 'object')
-    text = weights is not None and has_text_encoder(weights)
+    text = weights is not None and not random_weights and has_text_encoder(weights)
     weights = weights and _rel(weights)  # like the other paths: from the current directory
     use_area = all('area' in a for split in ('val', 'test') if split in data
                    for a in data[split]['coco']['annotations'])
@@ -274,7 +283,8 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
     config_text = _config_text(
         name=name, arch=arch, sets=sets, recipe=recipe, base=base,
         codec=codec, num_keypoints=len(names), weights=weights, text=text,
-        object_name=object_name, epochs=epochs, iters_per_epoch=iters_per_epoch,
+        random_weights=random_weights, object_name=object_name, epochs=epochs,
+        iters_per_epoch=iters_per_epoch,
         use_area=use_area, config_dir=osp.dirname(config_path))
     os.makedirs(osp.dirname(meta_path), exist_ok=True)
     for path, source in ((meta_path, meta_text), (config_path, config_text)):
@@ -291,7 +301,9 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
         f'({recipe["schedule"]})',
         'conditions: random, the paper\'s (started from the keypoint names, they end '
         'below random after training on the miniature SD: docs/experiments.md); '
-        + (f'--cfg-options model.backbone.condition_init=text starts them from the names '
+        + (f'random frozen weights with the architecture of {weights} (no prior)'
+           if random_weights else
+           f'--cfg-options model.backbone.condition_init=text starts them from the names '
            f'with the text encoder in {weights}' if text else
            f'{weights} has no text_encoder/ and tokenizer/ for condition_init="text"'
            if weights else 'tiny random U-Net')]
@@ -302,7 +314,8 @@ def new_keypoint_config(name: str, train: str, val: Optional[str] = None,
 
 
 def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, text,
-                 object_name, epochs, iters_per_epoch, use_area, config_dir) -> str:
+                 random_weights, object_name, epochs, iters_per_epoch, use_area,
+                 config_dir) -> str:
     """Python source of the generated config."""
     # relative where the config and its recipe are both under the working directory
     # (a checkout), else the recipe's absolute path (an installed package)
@@ -328,7 +341,13 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
         lines.append(f'img_root = {roots["train"]!r}')
         roots = dict.fromkeys(roots, Ref('img_root'))
     backbone = dict(num_keypoints=Ref('num_keypoints'))
-    if weights:
+    if weights and random_weights:
+        lines.append(f'sd_weights = None  # random frozen weights, the architecture of '
+                     f'{weights}')
+        backbone.update(pretrained=Ref('sd_weights'), condition_init='random',
+                        unet_cfg=osp.join(weights, 'unet', 'config.json'),
+                        vae_cfg=osp.join(weights, 'vae', 'config.json'))
+    elif weights:
         lines.append(f'sd_weights = {weights!r}')
         backbone.update(pretrained=Ref('sd_weights'),
                         condition_init='random',
@@ -364,8 +383,10 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
 
     evaluator = dict(type='CocoMetric', use_area=use_area)
     # the recipe's other metrics (e.g. PCK and EPE of the creature recipe) kept
-    others = [dict(m) for m in base.val_evaluator if m['type'] != 'CocoMetric'] \
-        if isinstance(base.val_evaluator, list) else []
+    validated = base.get('val_dataloader') is not None
+    metrics = base.val_evaluator if validated else base.test_evaluator
+    others = [dict(m) for m in metrics if m['type'] != 'CocoMetric'] \
+        if isinstance(metrics, list) else []
 
     def evaluators(split):
         coco = dict(evaluator, ann_file=ann[split])
@@ -378,11 +399,18 @@ def _config_text(name, arch, sets, recipe, base, codec, num_keypoints, weights, 
         train_dataloader=dict(dataset=dataset('train', pipeline=Ref('train_pipeline'))),
         val_dataloader=dict(dataset=dataset('val', test_mode=True,
                                             pipeline=Ref('val_pipeline'))),
+        # a recipe trained without validation (a served model such as the demo's):
+        # validation as its test loader, written whole
+        **({} if validated else dict(val_cfg=dict(_delete_=True, type='ValLoop'))),
         test_dataloader=dict(dataset=dataset('test', test_mode=True,
                                              pipeline=Ref('val_pipeline'))),
         val_evaluator=evaluators('val'),
         test_evaluator=evaluators('test'),
         **schedule)
+    if not validated:
+        parts['val_dataloader'] = dict(
+            {k: v for k, v in base.test_dataloader.items() if k != 'dataset'},
+            _delete_=True, **parts['val_dataloader'])
     lines.append('')
     lines += [f'{key} = {format_py(value)}' for key, value in parts.items()]
     return '\n'.join(lines) + '\n'
@@ -418,6 +446,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--weights', help='local Stable Diffusion weights (default: '
                         'sd15 checkpoints/stable-diffusion-v1-5, minisd the shipped '
                         'miniature SD)')
+    parser.add_argument('--random-weights', action='store_true',
+                        help='the same architecture with random frozen weights instead of '
+                        'the prior (what the prior brings: train both, compare)')
     parser.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'))
     parser.add_argument('--epochs', type=int, help='default: see docs/custom_keypoints.md')
     parser.add_argument('--flip-pairs', help='"a:b,c:d" keypoint names ("" for none); '
@@ -438,7 +469,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             flip_pairs=args.flip_pairs, sigma=args.sigma, out_dir=args.out_dir,
             category=args.category, object_name=args.object,
             val_fraction=args.val_fraction, seed=args.seed, box_margin=args.box_margin,
-            data_dir=args.data_dir)
+            data_dir=args.data_dir, random_weights=args.random_weights)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'genloc-new-keypoints: error: {err}')
     work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])

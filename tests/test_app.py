@@ -543,3 +543,25 @@ def test_labels_from_coco_json(tmp_path):
         assert ann['keypoints'] == first[image_id]['keypoints']
         np.testing.assert_allclose(ann['bbox'], first[image_id]['bbox'], rtol=1e-6)
     assert 1 in coco['annotations'][0]['keypoints'][2::3]
+
+
+def test_example_rows_bring_their_labelled_boxes():
+    """The served model's examples first, each with the boxes of the COCO json beside
+    it (crowd regions left out; none labelled: '', the whole image)."""
+    from genloc_mmpose.app.ui import example_rows
+    from genloc_mmpose.resources import DEMO_EXAMPLES
+    rows = example_rows(DEMO_EXAMPLES, first='creatures')
+    folders = [osp.basename(osp.dirname(path)) for path, _ in rows]
+    assert folders[:4] == ['creatures'] * 4 and set(folders) == {'creatures', 'coco', 'ap10k'}
+    with open(osp.join(DEMO_EXAMPLES, 'creatures', 'test_creatures.json')) as f:
+        creatures = json.load(f)
+    for (path, boxes), image, ann in zip(rows, creatures['images'], creatures['annotations']):
+        assert osp.basename(path) == image['file_name']
+        np.testing.assert_allclose([float(v) for v in boxes.split(',')],
+                                   np.add(ann['bbox'], [0, 0, *ann['bbox'][:2]]))
+    with open(osp.join(DEMO_EXAMPLES, 'coco', 'test_coco.json')) as f:
+        coco = json.load(f)
+    boxes = dict(rows)[osp.join(DEMO_EXAMPLES, 'coco', '000000000785.jpg')].splitlines()
+    assert len(boxes) == sum(a['image_id'] == 785 and not a.get('iscrowd')
+                             for a in coco['annotations']) >= 1
+    assert LOOK_BOX in [[round(float(v)) for v in b.split(',')] for b in boxes]

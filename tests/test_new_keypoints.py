@@ -386,8 +386,10 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
     """``--arch minisd``: the creature recipe on the shipped miniature SD (its
     warm-up and cosine to the recipe's iterations, its PCK and EPE metrics kept,
     conditions from the names with the prior's text encoder); the app's Teach
-    recipe from a trained model's own config: its prior and iteration budget, and
-    the tiny CPU recipe for an epoch-based (SD-1.5) config."""
+    recipe from a trained model's own config: its prior and iteration budget (or
+    random weights of its architecture; validated as it tests when it was trained
+    without validation), and the tiny CPU recipe for an epoch-based (SD-1.5)
+    config."""
     from mmpose.registry import MODELS
 
     from genloc_mmpose.app.teach import teach_recipe
@@ -430,6 +432,33 @@ def test_minisd_and_served_recipes(tmp_path, monkeypatch):
     assert taught.model.backbone.pretrained == cfg.model.backbone.pretrained
     assert_fast_pipelines(taught, max_reduction=1)  # a served config's, kept as they are
     assert taught.train_cfg.max_iters >= cfg.train_cfg.max_iters
+    # a served model trained without validation (the demo's): validated as it tests
+    served_cfg = tmp_path / 'served_no_val.py'
+    served_cfg.write_text(f'_base_ = [{config!r}]\nval_dataloader = val_evaluator = '
+                          'val_cfg = None\n')
+    taught = Config.fromfile(new_keypoint_config(
+        'critters5', ann, img_root=images, arch=served_recipe(str(served_cfg)),
+        out_dir='cfg')[0])
+    assert taught.val_cfg.type == 'ValLoop'
+    assert taught.val_dataloader.batch_size == cfg.test_dataloader.batch_size
+    assert taught.val_dataloader.dataset.ann_file == taught.test_dataloader.dataset.ann_file
+    assert [m.type for m in taught.val_evaluator] == ['CocoMetric', 'PCKAccuracy', 'EPE']
+    # the same run on random frozen weights of the prior's architecture (Teach's
+    # "random weights" start): the prior's shapes, not its values
+    none, report = new_keypoint_config('critters3', ann, img_root=images, arch=served,
+                                       out_dir='cfg', random_weights=True)
+    none = Config.fromfile(none)
+    assert none.model.backbone.pretrained is None
+    for sub in ('unet', 'vae'):
+        assert osp.samefile(none.model.backbone[f'{sub}_cfg'],
+                            osp.join(MINI_SD, sub, 'config.json'))
+    assert any('random frozen weights' in line for line in report)
+    none = MODELS.build(none.model)
+    prior_w, none_w = model.backbone.unet.conv_in.weight, none.backbone.unet.conv_in.weight
+    assert prior_w.shape == none_w.shape and (prior_w - none_w).abs().max() > 0.1
+    with pytest.raises(ValueError, match='--random-weights takes the architecture'):
+        new_keypoint_config('critters4', ann, img_root=images, arch='tiny', out_dir='cfg',
+                            random_weights=True)
     sd15 = config_file('genloc', 'ap10k', 'genloc_sd15-lora16_8xb25-100e_ap10k-256x256.py')
     assert teach_recipe(sd15)[0] == 'tiny'
     with pytest.raises(ValueError, match='epoch-based'):

@@ -60,12 +60,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'genloc-app: error: {err}')
     from .predict import Predictor
-    from .ui import build_app, example_images
+    from .ui import build_app, example_rows
     predictor = Predictor(config, checkpoint, device=args.device,
                           det_config=args.det_config, det_checkpoint=args.det_checkpoint,
                           det_cat_ids=args.det_cat_ids)
     examples_dir = DEMO_EXAMPLES
-    app = build_app(predictor, args.work_dir, example_images(
+    app = build_app(predictor, args.work_dir, example_rows(
         examples_dir, first=predictor.model.dataset_meta.get('dataset_name')))
     app.queue().launch(server_name=args.host, server_port=args.port, share=args.share,
                        max_file_size=args.max_file_size,

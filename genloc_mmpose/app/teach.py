@@ -58,11 +58,14 @@ class TrainJob:
         device (str): ``'cpu'`` hides GPUs from the training process.
         recipe (str | dict): what to train (:func:`teach_recipe`).
         val (dict, optional): COCO keypoints to validate on; default ``train``.
+        random_weights (bool): the recipe's architecture with random frozen weights
+            instead of its prior.
     """
 
     def __init__(self, train: dict, image_dir: str, object_name: str, folder: str,
                  epochs: Optional[int] = None, device: str = 'cpu',
-                 recipe: Union[str, dict] = 'tiny', val: Optional[dict] = None):
+                 recipe: Union[str, dict] = 'tiny', val: Optional[dict] = None,
+                 random_weights: bool = False):
         os.makedirs(folder)
         self.folder = folder
         self.labels_file = osp.join(folder, 'labels.json')
@@ -76,7 +79,8 @@ class TrainJob:
         self.name = dataset_name(object_name)
         self.config, self.report = new_keypoint_config(
             self.name, self.labels_file, val_file, image_dir, arch=recipe, epochs=epochs,
-            out_dir=osp.join(folder, 'configs'), object_name=object_name)
+            out_dir=osp.join(folder, 'configs'), object_name=object_name,
+            random_weights=random_weights)
         cfg = Config.fromfile(self.config)
         loop = cfg.train_cfg
         self.total = loop.get('max_iters') or loop.max_epochs * math.ceil(

@@ -20,6 +20,9 @@ from .teach import TrainJob, teach_recipe
 
 DEFAULT_MODEL = 'served model'
 IMAGE_TYPES = ['image']
+# Teach's starts: the served model's prior, or the same architecture with random frozen
+# weights (what the prior brings, on the user's own labels)
+TEACH_STARTS = ["the served model's prior", 'random weights (same architecture)']
 
 
 class Session:
@@ -115,10 +118,12 @@ def box_corner(session, boxes_text, evt: gr.SelectData):
     return text, 'my boxes', f'Box {line} added.'
 
 
-def new_image(session, source):
+def new_image(session, source, image):
     """A new image: its boxes are to be drawn anew."""
     session.corner = None
-    return '', 'whole image' if source == 'my boxes' else source, ''
+    return ('', 'whole image' if source == 'my boxes' else source,
+            f'New image{f" ({osp.basename(image)})" if image else ""}: click two corners '
+            'on it to add a box, or find keypoints in the whole image.')
 
 
 # -- By name ------------------------------------------------------------------
@@ -206,18 +211,22 @@ def export_labels(session):
 
 
 @_user_errors
-def train(device, recipe, recipe_text, session, epochs):
+def train(device, recipe, recipe_text, session, epochs, start=None):
     if session.job is not None and session.job.state == 'running':
         raise ValueError('A training run is going on: wait for it or cancel it.')
     if epochs and epochs < 0:
         raise ValueError(f'Epochs {epochs}: a positive number, or 0 for the recipe\'s '
                          'default.')
     run = time.strftime('train-%H%M%S')
+    random_weights = start == TEACH_STARTS[1]
     session.job = TrainJob.from_labels(
         session.labels, osp.join(session.folder(), run),
-        epochs=int(epochs) if epochs else None, device=device, recipe=recipe)
+        epochs=int(epochs) if epochs else None, device=device, recipe=recipe,
+        random_weights=random_weights)
+    start_text = ', from random frozen weights of its architecture' if random_weights else ''
     return (_progress_html(0, session.job.total, 'starting'),
-            f'Training (recipe: {recipe_text}): ' + '; '.join(session.job.report),
+            f'Training (recipe: {recipe_text}{start_text}): '
+            + '; '.join(session.job.report),
             gr.Timer(active=True))
 
 
@@ -314,6 +323,7 @@ class _TeachTab:
     whole: gr.Button
     canvas: gr.Image
     epochs: gr.Number
+    start: gr.Radio
     train: gr.Button
     cancel: gr.Button
     export: gr.Button
@@ -325,7 +335,25 @@ class _TeachTab:
     timer: gr.Timer
 
 
-def _look_tab(predictor: Predictor, examples: List[str]) -> _LookTab:
+def _examples(rows: List[List[str]], image: gr.Image, outputs: list, tab: str) -> None:
+    """gr.Examples of the images of ``rows`` (:func:`example_rows`) into ``image``;
+    a click also fills ``outputs``, the tab's boxes text (and its box source) with the
+    example's labelled boxes."""
+    boxes_of = {osp.basename(path): boxes for path, boxes in rows}
+    if len(boxes_of) != len(rows):
+        raise ValueError('example images need distinct file names (their boxes are '
+                         f'found by name): {[path for path, _ in rows]}')
+
+    def fill(path):  # gradio passes its copy of the example: same file name
+        boxes = boxes_of.get(osp.basename(path or ''), '')
+        return (boxes, 'my boxes' if boxes else 'whole image') if len(outputs) == 2 else boxes
+
+    gr.Examples([path for path, _ in rows], inputs=image, outputs=outputs, fn=fill,
+                run_on_click=True, cache_examples=False,
+                label='Examples (with their labelled boxes)', elem_id=f'{tab}_examples')
+
+
+def _look_tab(predictor: Predictor, examples: List[List[str]]) -> _LookTab:
     """The Look tab: keypoints of the served (or taught) model."""
     score_thr = round(DEFAULT_SCORE_THR if predictor.score_thr is None
                       else predictor.score_thr, 2)
@@ -338,14 +366,14 @@ def _look_tab(predictor: Predictor, examples: List[str]) -> _LookTab:
                     type='filepath', sources=['upload', 'clipboard'], elem_id='look_image',
                     label='Image: upload, paste or pick an example; click two '
                     'corners to add a box')
-                if examples:
-                    gr.Examples(examples, inputs=look_image, label='Examples')
                 look_model = gr.Radio([DEFAULT_MODEL], value=DEFAULT_MODEL,
                                       label='Model', elem_id='look_model')
                 look_source = gr.Radio(list(predictor.sources), value='whole image',
                                        label='Boxes from', elem_id='look_source')
                 look_boxes = gr.Textbox(label='My boxes: x1, y1, x2, y2 per line '
                                         '(image pixels)', lines=2, elem_id='look_boxes')
+                if examples:  # with their labelled boxes, as My boxes
+                    _examples(examples, look_image, [look_boxes, look_source], 'look')
                 look_note = gr.Markdown(elem_id='look_note')
                 with gr.Row():
                     look_flip = gr.Checkbox(predictor.default_flip, label='Flip test',
@@ -373,7 +401,7 @@ def _look_tab(predictor: Predictor, examples: List[str]) -> _LookTab:
                     [look_drawing, look_maps, look_table, look_files])
 
 
-def _by_name_tab(predictor: Predictor, examples: List[str]) -> _ByNameTab:
+def _by_name_tab(predictor: Predictor, examples: List[List[str]]) -> _ByNameTab:
     """The By name tab: keypoints of typed names, through the text encoder."""
     text_note = ('' if predictor.text_folder else
                  f'\n\n**{predictor.config} has no text encoder**: By name needs a model '
@@ -387,14 +415,14 @@ def _by_name_tab(predictor: Predictor, examples: List[str]) -> _ByNameTab:
             with gr.Column():
                 name_image = gr.Image(type='filepath', sources=['upload', 'clipboard'],
                                       label='Image', elem_id='name_image')
-                if examples:
-                    gr.Examples(examples, inputs=name_image, label='Examples')
                 name_object = gr.Textbox('object', label='Object', elem_id='name_object')
                 name_names = gr.Textbox(label='Keypoint names (one per line or '
                                         'comma-separated)', lines=3,
                                         elem_id='name_names')
                 name_boxes = gr.Textbox(label='Boxes: x1, y1, x2, y2 per line (empty: '
                                         'the whole image)', elem_id='name_boxes')
+                if examples:
+                    _examples(examples, name_image, [name_boxes], 'name')
                 name_layers = gr.Checkbox(False, label='Maps of each CKHE layer')
                 name_thr = gr.Slider(0, 1, 0.0, step=0.05, label='Score threshold')
                 name_run = gr.Button('Find by name', variant='primary',
@@ -413,8 +441,10 @@ def _by_name_tab(predictor: Predictor, examples: List[str]) -> _ByNameTab:
                       name_thr, name_run, [name_drawing, name_maps, name_table, name_files])
 
 
-def _teach_tab() -> _TeachTab:
-    """The Teach tab: label keypoints of new objects, train, download the model."""
+def _teach_tab(has_prior: bool) -> _TeachTab:
+    """The Teach tab: label keypoints of new objects, train (from the served model's
+    prior, or random weights of its architecture when ``has_prior``), download the
+    model."""
     with gr.Tab('Teach', id='teach'):
         with gr.Row():
             with gr.Column(scale=1):
@@ -449,6 +479,9 @@ def _teach_tab() -> _TeachTab:
         with gr.Row():
             teach_epochs = gr.Number(0, precision=0, elem_id='teach_epochs',
                                      label='Epochs (0: the recipe\'s default)')
+            teach_start = gr.Radio(TEACH_STARTS, value=TEACH_STARTS[0], label='Start from',
+                                   elem_id='teach_start', interactive=has_prior,
+                                   visible=has_prior)
             teach_train = gr.Button('Train', variant='primary', elem_id='teach_train')
             teach_cancel = gr.Button('Cancel', variant='stop', elem_id='teach_cancel')
             teach_export = gr.Button('Export labels (COCO json)',
@@ -468,14 +501,17 @@ def _teach_tab() -> _TeachTab:
     return _TeachTab(teach_object, teach_names, teach_skeleton, teach_set, teach_coco,
                      teach_images, teach_message, teach_status, teach_keypoint, teach_prev,
                      teach_next, teach_hidden, teach_clear, teach_box, teach_whole,
-                     teach_canvas, teach_epochs, teach_train, teach_cancel, teach_export,
+                     teach_canvas, teach_epochs, teach_start, teach_train, teach_cancel,
+                     teach_export,
                      teach_progress, teach_train_message, teach_loss, teach_preds,
                      teach_files, timer)
 
 
 def _look_events(session: gr.State, tab: _LookTab, predictor: Predictor) -> None:
     """Look's events: a new image, box corners clicked on it, Find keypoints."""
-    tab.image.change(new_image, [session, tab.source], [tab.boxes, tab.source, tab.note])
+    # a user's new image (not an example: it comes with its boxes): boxes drawn anew
+    tab.image.input(new_image, [session, tab.source, tab.image],
+                    [tab.boxes, tab.source, tab.note])
     tab.image.select(box_corner, [session, tab.boxes], [tab.boxes, tab.source, tab.note])
     tab.run.click(_named_partial(look, predictor),
                   [session, tab.image, tab.model, tab.source, tab.boxes, tab.flip, tab.thr,
@@ -490,7 +526,7 @@ def _by_name_events(session: gr.State, tab: _ByNameTab, predictor: Predictor) ->
 
 
 def _teach_events(session: gr.State, tab: _TeachTab, look_model: gr.Radio,
-                  predictor: Predictor) -> None:
+                  predictor: Predictor, served_recipe: tuple) -> None:
     """Teach's events: labelling, training (its progress polled by the timer; the
     taught model is added to ``look_model``) and downloads."""
     view = [tab.message, tab.status, tab.canvas, tab.keypoint]
@@ -508,16 +544,18 @@ def _teach_events(session: gr.State, tab: _TeachTab, look_model: gr.Radio,
             (tab.whole, _teach_action('whole_image'))):
         button.click(action, session, view)
     tab.export.click(export_labels, session, tab.files)
-    recipe, recipe_text = teach_recipe(predictor.config)
+    recipe, recipe_text = served_recipe  # teach_recipe(predictor.config)
     tab.train.click(_named_partial(train, predictor.device, recipe, recipe_text),
-                    [session, tab.epochs], [tab.progress, tab.train_message, tab.timer])
+                    [session, tab.epochs, tab.start],
+                    [tab.progress, tab.train_message, tab.timer])
     tab.cancel.click(cancel, session, tab.train_message)
     tab.timer.tick(_named_partial(poll, predictor.device), session,
                    [tab.progress, tab.loss, tab.train_message, tab.preds, tab.files,
                     look_model, tab.timer])
 
 
-def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()) -> gr.Blocks:
+def build_app(predictor: Predictor, work_root: str,
+              examples: Sequence[Sequence[str]] = ()) -> gr.Blocks:
     """The Blocks of the app serving ``predictor``; sessions keep their files under
     ``work_root``."""
     examples = list(examples)
@@ -529,11 +567,12 @@ def build_app(predictor: Predictor, work_root: str, examples: Sequence[str] = ()
                     f'{predictor.device}).')
         look = _look_tab(predictor, examples)
         name = _by_name_tab(predictor, examples)
-        teach = _teach_tab()
+        recipe = teach_recipe(predictor.config)
+        teach = _teach_tab(isinstance(recipe[0], dict) and recipe[0]['weights'] is not None)
         # events after all tabs, as a gr.Examples adds its own event where it is made
         _look_events(session, look, predictor)
         _by_name_events(session, name, predictor)
-        _teach_events(session, teach, look.model, predictor)
+        _teach_events(session, teach, look.model, predictor, recipe)
     return app
 
 
@@ -544,9 +583,25 @@ def _progress_html(done: int, total: int, state: str) -> str:
             f'<br>{state}: {done}/{total} iterations</div>')
 
 
-def example_images(folder: str, first: Optional[str] = None) -> List[str]:
+def example_rows(folder: str, first: Optional[str] = None) -> List[List[str]]:
     """Sample images to pick from (``demo/data/*/*.jpg``: COCO people, AP-10K animals,
     creatures of the miniature SD's world), those of the subfolder ``first`` (the
-    served model's dataset name) first."""
-    return sorted(glob.glob(osp.join(folder, '*', '*.jpg')),
-                  key=lambda path: (osp.basename(osp.dirname(path)) != first, path))
+    served model's dataset name) first: rows of (path, boxes), the boxes labelled in
+    the COCO json beside the image as the My boxes text ("x1, y1, x2, y2" lines; ''
+    when none is labelled)."""
+    boxes = {}
+    for ann_file in glob.glob(osp.join(folder, '*', '*.json')):
+        with open(ann_file) as f:
+            coco = json.load(f)
+        if not isinstance(coco, dict) or 'images' not in coco:
+            continue  # e.g. detection results
+        names = {img['id']: osp.join(osp.dirname(ann_file), img['file_name'])
+                 for img in coco['images']}
+        for ann in coco.get('annotations', []):
+            if ann['image_id'] in names and not ann.get('iscrowd'):
+                x, y, w, h = ann['bbox']
+                boxes.setdefault(names[ann['image_id']], []).append(
+                    f'{x:g}, {y:g}, {x + w:g}, {y + h:g}')
+    paths = sorted(glob.glob(osp.join(folder, '*', '*.jpg')),
+                   key=lambda path: (osp.basename(osp.dirname(path)) != first, path))
+    return [[path, '\n'.join(boxes.get(path, []))] for path in paths]

@@ -23,6 +23,7 @@ from its own generator seeded by ``(seed, split, index)``.
 import json
 import os
 import os.path as osp
+import shutil
 from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
@@ -608,5 +609,37 @@ def write_coco(out_dir: str, split: str, num: int, seed: int = 0, size: int = 64
                          skeleton=[[KEYPOINTS.index(a) + 1, KEYPOINTS.index(b) + 1]
                                    for a, b in SKELETON])])
     path = osp.join(out_dir, 'annotations', f'{name or "creatures_" + split}.json')
+    atomic_write(path, json.dumps(coco), 'w')
+    return path
+
+
+def write_examples(out_dir: str, num: int = 4, enlarge: int = 4, seed: int = 0,
+                   split: str = 'test') -> str:
+    """The app's example creatures (``demo/data/creatures``): images ``0 .. num - 1``
+    of ``split`` enlarged ``enlarge`` times (nearest: the 64-px pixels kept, big enough
+    to see), as ``{split}_{index:06d}.jpg`` (quality 95) beside ``{split}_creatures.json``
+    (COCO keypoints in the enlarged pixels: boxes times ``enlarge``, keypoints
+    ``(x + 0.5) * enlarge - 0.5``, pixel centres at integers). Returns the json's
+    path."""
+    with open(write_coco(osp.join(out_dir, '.64px'), split, num, seed)) as f:
+        coco = json.load(f)
+    for image in coco['images']:
+        small = cv2.imread(osp.join(out_dir, '.64px', 'images', image['file_name']))
+        image['file_name'] = f'{split}_{image["id"] % 10_000_000 - 1:06d}.jpg'
+        image['width'] *= enlarge
+        image['height'] *= enlarge
+        cv2.imwrite(osp.join(out_dir, image['file_name']),
+                    cv2.resize(small, None, fx=enlarge, fy=enlarge,
+                               interpolation=cv2.INTER_NEAREST),
+                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+    for ann in coco['annotations']:
+        ann['bbox'] = [v * enlarge for v in ann['bbox']]
+        ann['area'] *= enlarge**2
+        kpts = np.array(ann['keypoints'], np.float64).reshape(-1, 3)
+        kpts[:, :2] = np.where(kpts[:, 2:] > 0, (kpts[:, :2] + 0.5) * enlarge - 0.5, 0)
+        ann['keypoints'] = [round(float(v), 2) if j % 3 < 2 else int(v)
+                            for j, v in enumerate(kpts.reshape(-1))]
+    shutil.rmtree(osp.join(out_dir, '.64px'))
+    path = osp.join(out_dir, f'{split}_creatures.json')
     atomic_write(path, json.dumps(coco), 'w')
     return path
