@@ -74,15 +74,23 @@ def run(work_dir: str, labels: int = LABELS, iters: Optional[int] = None,
     draw({results[v]['title']: (results[v]['config'], results[v]['checkpoint'])
           for v in ('prior', 'no-prior', 'peer')}, root, show, picture)
     results['picture'] = picture
+    results['score_thr'] = app_model(results['prior'], work_dir)
+    return results
+
+
+def app_model(prior: dict, work_dir: str) -> Dict[str, float]:
+    """Leave the prior's run (a result of :func:`experiments.run` under ``work_dir``)
+    as the app's model, ``genloc_demo.{py,pth}`` one folder above ``work_dir``, with
+    its keypoint-score threshold chosen on the validation creatures (stored in the
+    checkpoint). Returns :func:`calibrate_score_threshold`'s values."""
     app_dir = osp.dirname(osp.abspath(work_dir))  # work_dirs/demo
     config = osp.join(app_dir, 'genloc_demo.py')
     checkpoint = osp.join(app_dir, 'genloc_demo.pth')
-    shutil.copy(results['prior']['config'], config)
-    shutil.copy(results['prior']['checkpoint'], checkpoint)
-    results['score_thr'] = calibrate_score_threshold(
-        config, checkpoint, ann_file=experiments.validation_ann(root),
+    shutil.copy(prior['config'], config)
+    shutil.copy(prior['checkpoint'], checkpoint)
+    return calibrate_score_threshold(
+        config, checkpoint, ann_file=experiments.validation_ann(osp.join(work_dir, 'data')),
         work_dir=osp.join(work_dir, 'score_threshold'))
-    return results
 
 
 def _start_worker(threads: int) -> None:
