@@ -162,7 +162,8 @@ class Predictor:
                              + size / 2)
             del s.pred_fields  # not pasted back into the image (merge) for the drawing
         merged = merge_data_samples(samples)
-        radius = max(2, round(max(merged.metainfo['ori_shape']) / 160))
+        # visible at the page's ~500-px view: 4 px on a 256-px image, 1 % of large ones
+        radius = max(4, round(max(merged.metainfo['ori_shape']) / 100))
         drawing = self.inferencer.visualize(
             [image_path], [merged], return_vis=True, draw_bbox=True, kpt_thr=kpt_thr,
             radius=radius, thickness=max(1, radius // 2))[0]
