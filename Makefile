@@ -14,7 +14,7 @@ OLD_TESTS := tests/test_backbone.py tests/test_ckhe.py tests/test_codec_head.py 
 	tests/test_install.py::test_user_config_inherits_shipped_config \
 	tests/test_install.py::test_detector_ops_of_cuda_tensors_run_through_torchvision
 
-.PHONY: env env-old test-env demo test test-quick test-old test-showcase
+.PHONY: env env-old test-env demo test test-quick test-old test-long
 
 env:
 	@bash tools/setup_env.sh
@@ -30,16 +30,16 @@ demo: env
 	$(PY) tools/demo.py
 
 test: env test-env
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not showcase" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not long" tests
 
-# the prior shown in the app (issue 28): make demo's model served, Look on the example
-# creatures, Teach from the prior vs random weights (~25 min: three trainings)
-test-showcase: env test-env
-	$(PY) -m pytest -q -m showcase --durations=5 tests/test_showcase.py
+# the checks past make test's budget (pytest.ini's `long`, ~25 min): the prior shown in
+# the app (tests/test_showcase.py: three trainings), the AP-10K overfit, full-size SD-1.5
+test-long: env test-env
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m long tests
 
 # the edit-test loop: everything but the tests marked slow (pytest.ini)
 test-quick: env test-env
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not slow and not showcase" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m "not slow and not long" tests
 
 test-old: env-old
 	$(OLD_PY) -m pytest -q $(OLD_TESTS)

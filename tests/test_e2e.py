@@ -221,7 +221,7 @@ def test_bf16_evaluation_agrees_with_fp32(coco_ckpt):
     assert np.median(error) < 0.5 and np.percentile(error, 90) < 2.0, error
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 75 s: past make test's budget, in make test-long
 def test_overfit_ap10k_sample(tmp_path):
     """tools/train.py on the AP-10K sample: the validation at its end (the same
     images, CocoMetric; tools/test.py is tested on the COCO overfit) reaches AP 0.9."""

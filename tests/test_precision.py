@@ -115,7 +115,7 @@ def test_sd_config_trains_on_a_cpu_without_amp(tmp_path):
     assert torch.isfinite(torch.tensor(loss))
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 30 s: past make test's budget, in make test-long
 def test_full_size_sd15_forward_on_the_cpu(tmp_path, monkeypatch):
     """The SD-1.5 architecture (random weights written as an fp16-variant diffusers
     folder, as SD is shipped) through one GenLoc forward of a 256x256 crop with the

@@ -9,8 +9,8 @@ app and driven in Chromium:
   finds keypoints of held-out creatures (through Look) better than the same Teach run
   from random frozen weights of the same architecture.
 
-Marked ``showcase``: about 25 minutes on 2 cores (three trainings of 1000
-iterations), so not in ``make test``; ``make test-showcase`` runs it, and CI runs both.
+Marked ``long``: about 25 minutes on 2 cores (three trainings of 1000 iterations),
+past ``make test``'s budget; ``make test-long`` runs it, and CI runs both.
 Numbers go to $GENLOC_SHOWCASE_OUT (a json) when set, and the screenshots to
 $GENLOC_APP_SCREENSHOTS (else temporary folders).
 """
@@ -29,7 +29,7 @@ from test_app import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, expect
 
 from conftest import REPO
 
-pytestmark = pytest.mark.showcase
+pytestmark = pytest.mark.long
 EXAMPLES = osp.join(REPO, 'demo', 'data', 'creatures')
 TEACH_LABELS = 10  # labelled creatures Teach trains on (the experiments' pool, seed 0)
 HELD_OUT = 30  # test creatures the taught models are scored on (after the examples)
