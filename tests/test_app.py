@@ -5,6 +5,7 @@ module on a tiny random model whose weights folder holds a tiny CLIP text encode
 Screenshots go to $GENLOC_APP_SCREENSHOTS when set (docs/images for docs/app.md), else
 to a temporary folder.
 """
+import contextlib
 import json
 import os
 import os.path as osp
@@ -106,33 +107,42 @@ def detector(tmp_path_factory):
     return config, checkpoint
 
 
-@pytest.fixture(scope='module')
-def server(model, detector, tmp_path_factory):
-    """tools/app.py on a free port: (url, work dir)."""
-    work_dir = str(tmp_path_factory.mktemp('app_work'))
+@contextlib.contextmanager
+def running_app(args, work_dir):
+    """tools/app.py ``args`` (model and options; a free port and ``work_dir`` added) in
+    its own process (one thread), until its page answers: yields its url."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
-    log = open(osp.join(work_dir, 'app.log'), 'w')
-    proc = subprocess.Popen(
-        [sys.executable, 'tools/app.py', *model, '--device', 'cpu', '--port', str(port),
-         '--det-config', detector[0], '--det-checkpoint', detector[1],
-         '--work-dir', work_dir, '--max-file-size', '1mb'], cwd=REPO, stdout=log,
-        stderr=subprocess.STDOUT, env=dict(os.environ, OMP_NUM_THREADS='1'))
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.time() + 180
-    while True:
-        assert proc.poll() is None, open(log.name).read()[-3000:]
+    with open(osp.join(work_dir, 'app.log'), 'w') as log:
+        proc = subprocess.Popen(
+            [sys.executable, 'tools/app.py', *args, '--device', 'cpu', '--port', str(port),
+             '--work-dir', work_dir], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, OMP_NUM_THREADS='1'))
+        url = f'http://127.0.0.1:{port}'
+        deadline = time.time() + 180
+        while True:
+            assert proc.poll() is None, open(log.name).read()[-3000:]
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                assert time.time() < deadline, open(log.name).read()[-3000:]
+                time.sleep(0.5)
         try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            assert time.time() < deadline, open(log.name).read()[-3000:]
-            time.sleep(0.5)
-    yield url, work_dir
-    proc.terminate()
-    proc.wait(30)
-    log.close()
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+@pytest.fixture(scope='module')
+def server(model, detector, tmp_path_factory):
+    """tools/app.py on the tiny model, with the detector: (url, work dir)."""
+    work_dir = str(tmp_path_factory.mktemp('app_work'))
+    with running_app([*model, '--det-config', detector[0], '--det-checkpoint', detector[1],
+                      '--max-file-size', '1mb'], work_dir) as url:
+        yield url, work_dir
 
 
 @pytest.fixture(scope='module')

@@ -17,15 +17,11 @@ $GENLOC_APP_SCREENSHOTS (else temporary folders).
 import json
 import os
 import os.path as osp
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
-from test_app import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, expect
+from test_app import (CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, expect, running_app,
+                      shots)  # noqa: F401 (shots: test_app's screenshot-folder fixture)
 
 from conftest import REPO
 
@@ -71,31 +67,10 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def url(served, tmp_path_factory):
-    """tools/app.py serving the demo model on a free port."""
-    work_dir = str(tmp_path_factory.mktemp('app_work'))
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    log = open(osp.join(work_dir, 'app.log'), 'w')
-    proc = subprocess.Popen(
-        [sys.executable, 'tools/app.py', served['config'], served['checkpoint'],
-         '--device', 'cpu', '--port', str(port), '--work-dir', work_dir],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, OMP_NUM_THREADS='1'))
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.time() + 180
-    while True:
-        assert proc.poll() is None, open(log.name).read()[-3000:]
-        try:
-            urllib.request.urlopen(url, timeout=5)
-            break
-        except OSError:
-            assert time.time() < deadline, open(log.name).read()[-3000:]
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(30)
-    log.close()
+    """tools/app.py serving the demo model."""
+    with running_app([served['config'], served['checkpoint']],
+                     str(tmp_path_factory.mktemp('app_work'))) as url:
+        yield url
 
 
 @pytest.fixture(scope='module')
@@ -115,13 +90,6 @@ def new_page(url):
 
         yield open_page
         browser.close()
-
-
-@pytest.fixture(scope='module')
-def shots(tmp_path_factory):
-    folder = os.environ.get('GENLOC_APP_SCREENSHOTS') or str(tmp_path_factory.mktemp('shots'))
-    os.makedirs(folder, exist_ok=True)
-    return folder
 
 
 @pytest.fixture(scope='module')
