@@ -491,6 +491,29 @@ def test_bad_uploads_and_sessions_apart(new_page, tmp_path):
     assert re.search(r'Click: \S*base', page.locator('#teach_status').inner_text())
 
 
+def test_each_browser_session_gets_its_own_session_at_its_first_event(model, tmp_path):
+    """No page-load event writes the session state: under load it could run after the
+    user's first events and replace the Session they labelled in (a CI failure:
+    "Set the keypoint names first" right after the names were set). Gradio's own
+    SessionState hands each browser session a new Session, kept across events."""
+    import gradio as gr
+    from gradio.state_holder import SessionState
+    from genloc_mmpose.app.predict import Predictor
+    from genloc_mmpose.app.ui import Session, build_app
+    app = build_app(Predictor(*model, device='cpu'), str(tmp_path))
+    state_id, = [b._id for b in app.blocks.values() if isinstance(b, gr.State)]
+    for fn in app.fns.values():
+        if any(event == 'load' for _, event in fn.targets):
+            assert state_id not in [o._id for o in fn.outputs], fn.name
+    first, second = SessionState(app), SessionState(app)
+    mine = first[state_id]
+    assert isinstance(mine, Session) and mine.root == str(tmp_path)
+    mine.labels.set_keypoints('person', ['tip', 'base'], [])
+    assert first[state_id] is mine and first[state_id].labels.names == ['tip', 'base']
+    theirs = second[state_id]
+    assert theirs is not mine and theirs.labels.names == [] and theirs.root == str(tmp_path)
+
+
 def test_cli_without_demo_model(monkeypatch, tmp_path):
     from genloc_mmpose.app import cli
     monkeypatch.setattr(cli, 'DEMO_CONFIG', str(tmp_path / 'genloc_demo.py'))

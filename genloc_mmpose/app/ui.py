@@ -51,6 +51,12 @@ class Session:
         if self.job is not None:
             self.job.cancel()
 
+    def __deepcopy__(self, memo) -> 'Session':
+        """A new, empty session under the same root: ``gr.State`` deep-copies its
+        value for each browser session, and one session's labels, files and jobs are
+        never another's."""
+        return Session(self.root)
+
 
 def _user_errors(fn):
     """Show ValueError / FileNotFoundError messages in the page (gr.Error)."""
@@ -227,7 +233,7 @@ def train(device, recipe, recipe_text, session, epochs, start=None):
     return (_progress_html(0, session.job.total, 'starting'),
             f'Training (recipe: {recipe_text}{start_text}): '
             + '; '.join(session.job.report),
-            gr.Timer(active=True))
+            gr.Timer(active=True), session)
 
 
 def cancel(session):
@@ -547,7 +553,9 @@ def _teach_events(session: gr.State, tab: _TeachTab, look_model: gr.Radio,
     recipe, recipe_text = served_recipe  # teach_recipe(predictor.config)
     tab.train.click(_named_partial(train, predictor.device, recipe, recipe_text),
                     [session, tab.epochs, tab.start],
-                    [tab.progress, tab.train_message, tab.timer])
+                    # session as an output: Gradio then ends it (Session.close cancels
+                    # the run) an hour after its tab closed
+                    [tab.progress, tab.train_message, tab.timer, session])
     tab.cancel.click(cancel, session, tab.train_message)
     tab.timer.tick(_named_partial(poll, predictor.device), session,
                    [tab.progress, tab.loss, tab.train_message, tab.preds, tab.files,
@@ -560,8 +568,11 @@ def build_app(predictor: Predictor, work_root: str,
     ``work_root``."""
     examples = list(examples)
     with gr.Blocks(title='GenLoc', analytics_enabled=False) as app:
-        session = gr.State(functools.partial(Session, work_root),
-                           delete_callback=Session.close)
+        # A Session, not a factory: gr.State sets a callable's value in a page-load
+        # event, which on a busy server can run after the user's first events and
+        # replace the session they labelled in (gradio 6.31). Deep-copied per browser
+        # session instead (Session.__deepcopy__), at the session's first event.
+        session = gr.State(Session(work_root), delete_callback=Session.close)
         gr.Markdown(f'# GenLoc\nKeypoints from Stable Diffusion priors. Model: '
                     f'`{predictor.config}` ({len(predictor.names)} keypoints, '
                     f'{predictor.device}).')
