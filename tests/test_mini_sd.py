@@ -345,6 +345,30 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
     rows = experiments.summarise([dict(a, seed=0), dict(a, seed=1, PCK=a['PCK'] + 0.2)])
     assert rows[0]['PCK'] == pytest.approx((a['PCK'] + 0.1, a['PCK'], a['PCK'] + 0.2))
     assert '| 4 |' in experiments.markdown(rows)
+    monkeypatch.undo()  # the Runner back; POOL and TEST again as the run had them
+    monkeypatch.setattr(experiments, 'POOL', 12)
+    monkeypatch.setattr(experiments, 'TEST', 8)
+    # Table 6's seen baseline: the trained run tested on each family of its test
+    # creatures; EPE is the mean over visible keypoints, so the families' EPEs
+    # weighted by their visible keypoints give the all-family test's (PCK is a mean
+    # of per-keypoint means: not so)
+    import json
+    with open(osp.join(tmp_path, 'data', 'annotations', 'test_first8.json')) as f:
+        test = json.load(f)
+    family_of = {im['id']: im['family'] for im in test['images']}
+    visible = {}
+    for ann in test['annotations']:
+        count = sum(v > 0 for v in ann['keypoints'][2::3])
+        visible[family_of[ann['image_id']]] = visible.get(family_of[ann['image_id']], 0) + count
+    seen = {f: experiments.test_on_family(str(tmp_path), 'text', f, **common)
+            for f in visible}
+    assert len(seen) >= 2 and all(r['family'] == f for f, r in seen.items())
+    assert len({r['EPE'] for r in seen.values()}) == len(seen)  # each its own images
+    total = sum(visible.values())
+    assert sum(seen[f]['EPE'] * n for f, n in visible.items()) / total == pytest.approx(
+        a['EPE'], rel=1e-5)
+    assert f"| {next(iter(seen))} (seen in training) |" in experiments.markdown(
+        experiments.summarise(list(seen.values())))
 
 
 @pytest.mark.slow

@@ -156,11 +156,7 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
     families = [f for f in creatures.FAMILIES if f != holdout] if holdout else None
     train_ann = subset(root, 'creatures_pool', f'pool_{labels or "all"}_seed{seed}'
                        + (f'_no-{holdout}' if holdout else ''), labels, seed, families)
-    test_ann = subset(root, 'creatures_test', 'test' + (f'_{holdout}' if holdout else '')
-                      + (f'_first{test_images}' if test_images else ''),
-                      families=[holdout] if holdout else None)
-    if test_images:
-        _truncate(osp.join(root, test_ann), test_images)
+    test_ann = _test_ann(root, holdout, test_images)
     val_ann = validation_ann(root) if curve_every else test_ann
 
     cfg = Config.fromfile(PEER_CONFIG if variant == 'peer' else CONFIG)
@@ -193,6 +189,50 @@ def run(work_dir: str, variant: str, labels: Optional[int] = None, seed: int = 0
                   checkpoint=out['checkpoint'], train_s=out['train_s'],
                   test_s=out['test_s'], **out['test'],
                   **(dict(curve=curve.points, schedule=schedule) if curve_every else {}))
+    with open(result_file, 'w') as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def _test_ann(root: str, family: Optional[str], test_images: Optional[int]) -> str:
+    """The test creatures: the first ``test_images`` of the test split (all if None),
+    of ``family`` only if given (then: all of that family in the split, when fewer)."""
+    test_ann = subset(root, 'creatures_test', 'test' + (f'_{family}' if family else '')
+                      + (f'_first{test_images}' if test_images else ''),
+                      families=[family] if family else None)
+    if test_images:
+        _truncate(osp.join(root, test_ann), test_images)
+    return test_ann
+
+
+def test_on_family(work_dir: str, variant: str, family: str, labels: Optional[int] = None,
+                   seed: int = 0, iters: Optional[int] = None, sd: str = MINI_SD,
+                   data_root: Optional[str] = None,
+                   test_images: Optional[int] = None) -> dict:
+    """The all-family run ``run(work_dir, variant, labels, seed)`` (trained or read
+    from the cache) tested on ``family``'s test creatures only, the images its
+    Table-6 run ``holdout=family`` is tested on: the family *seen* in training, to
+    set beside it unseen. Cached in the run's folder (``test_<family>.json``)."""
+    from mmengine.config import Config
+    trained = run(work_dir, variant, labels, seed, iters=iters, data_root=data_root, sd=sd,
+                  test_images=test_images)
+    result_file = osp.join(work_dir, trained['run'], f'test_{family}.json')
+    if osp.exists(result_file):
+        with open(result_file) as f:
+            cached = json.load(f)
+        if cached.get('inputs') == trained['inputs']:
+            return cached
+    root = osp.join(osp.abspath(data_root or osp.join(work_dir, 'data')), '')
+    ann = _test_ann(root, family, test_images)
+    cfg = Config.fromfile(trained['config'])
+    cfg.test_dataloader.dataset.update(data_root=root, ann_file=ann)
+    cfg.test_evaluator[0].ann_file = root + ann
+    cfg.load_from = trained['checkpoint']
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    name = f"{trained['run']}_test_{family}"
+    out = train_and_test(cfg, osp.join(work_dir, trained['run'], f'test_{family}'), name,
+                         train=False)
+    result = dict(trained, run=name, family=family, test_s=out['test_s'], **out['test'])
     with open(result_file, 'w') as f:
         json.dump(result, f, indent=1)
     return result
@@ -266,18 +306,20 @@ TABLES = {
                                                 'crossattn-mse')]),
     'table6': ('Table 6 in miniature: train without one family, test on it',
                [(v, None, f, None) for f in ('hopper', 'grazer')
-                for v in ('prior', 'no-prior')]),
+                for v in ('prior', 'no-prior', 'peer')]),
 }
 
 
 def summarise(results: List[dict], keys=('PCK', 'EPE')) -> List[dict]:
-    """Mean and min-max over seeds, per (variant, labels, holdout, iters)."""
+    """Mean and min-max over seeds, per (variant, labels, holdout, tested family, iters)."""
     groups: Dict[tuple, List[dict]] = {}
     for r in results:
-        groups.setdefault((r['variant'], r['labels'], r['holdout'], r['iters']), []).append(r)
+        key = (r['variant'], r['labels'], r['holdout'], r.get('family'), r['iters'])
+        groups.setdefault(key, []).append(r)
     rows = []
-    for (variant, labels, holdout, iters), rs in groups.items():
-        row = dict(variant=variant, labels=labels, holdout=holdout, iters=iters,
+    for (variant, labels, holdout, family, iters), rs in groups.items():
+        row = dict(variant=variant, labels=labels, holdout=holdout, family=family,
+                   iters=iters,
                    seeds=sorted(r['seed'] for r in rs),
                    train_s=float(np.mean([r['train_s'] for r in rs])))
         for key in keys:
@@ -297,10 +339,18 @@ def markdown(rows: List[dict]) -> str:
         pck, epe = r['PCK'], r['EPE']
         lines.append(
             f"| {VARIANTS[r['variant']][0]} | {r['labels'] or f'all ({POOL})'} | "
-            f"{('unseen family: ' + r['holdout']) if r['holdout'] else 'all families'} | "
+            f"{_test_column(r)} | "
             f"{r['iters']} | {len(r['seeds'])} | **{pck[0]:.3f}** ({pck[1]:.3f}-{pck[2]:.3f}) | "
             f"{epe[0]:.2f} ({epe[1]:.2f}-{epe[2]:.2f}) | {r['train_s']:.0f} |")
     return '\n'.join(lines)
+
+
+def _test_column(row: dict) -> str:
+    if row['holdout']:
+        return f"unseen family: {row['holdout']}"
+    if row.get('family'):
+        return f"{row['family']} (seen in training)"
+    return 'all families'
 
 
 def plot_curves(results: List[dict], out_file: str) -> str:

@@ -23,7 +23,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 from genloc_mmpose.mini_sd.experiments import (MINI_SD, TABLES, markdown,  # noqa: E402
-                                               plot_curves, run, summarise)
+                                               plot_curves, run, summarise,
+                                               test_on_family)
 
 
 def main():
@@ -70,6 +71,10 @@ def main():
         results = [run(args.work_dir, variant, labels, seed, holdout, iters, sd=args.sd,
                        test_images=args.test_images)
                    for variant, labels, holdout, iters in runs for seed in args.seeds]
+        if table == 'table6':  # beside each unseen family: the same creatures, seen
+            results += [test_on_family(args.work_dir, variant, holdout, labels, seed,
+                                       sd=args.sd, test_images=args.test_images)
+                        for variant, labels, holdout, _ in runs for seed in args.seeds]
         sections.append(f'### {title}\n\n{markdown(summarise(results))}\n')
         print(sections[-1], flush=True)
         with open(osp.join(args.work_dir, f'{table}.json'), 'w') as f:
