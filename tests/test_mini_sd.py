@@ -360,7 +360,7 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
     for ann in test['annotations']:
         count = sum(v > 0 for v in ann['keypoints'][2::3])
         visible[family_of[ann['image_id']]] = visible.get(family_of[ann['image_id']], 0) + count
-    seen = {f: experiments.test_on_family(str(tmp_path), 'text', f, **common)
+    seen = {f: experiments.score_on_family(str(tmp_path), 'text', f, **common)
             for f in visible}
     assert len(seen) >= 2 and all(r['family'] == f for f, r in seen.items())
     assert len({r['EPE'] for r in seen.values()}) == len(seen)  # each its own images

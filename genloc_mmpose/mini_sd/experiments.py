@@ -205,7 +205,7 @@ def _test_ann(root: str, family: Optional[str], test_images: Optional[int]) -> s
     return test_ann
 
 
-def test_on_family(work_dir: str, variant: str, family: str, labels: Optional[int] = None,
+def score_on_family(work_dir: str, variant: str, family: str, labels: Optional[int] = None,
                    seed: int = 0, iters: Optional[int] = None, sd: str = MINI_SD,
                    data_root: Optional[str] = None,
                    test_images: Optional[int] = None) -> dict:

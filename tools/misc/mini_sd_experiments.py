@@ -24,7 +24,7 @@ warnings.filterwarnings('ignore', 'pkg_resources is deprecated', UserWarning)
 
 from genloc_mmpose.mini_sd.experiments import (MINI_SD, TABLES, markdown,  # noqa: E402
                                                plot_curves, run, summarise,
-                                               test_on_family)
+                                               score_on_family)
 
 
 def main():
@@ -72,7 +72,7 @@ def main():
                        test_images=args.test_images)
                    for variant, labels, holdout, iters in runs for seed in args.seeds]
         if table == 'table6':  # beside each unseen family: the same creatures, seen
-            results += [test_on_family(args.work_dir, variant, holdout, labels, seed,
+            results += [score_on_family(args.work_dir, variant, holdout, labels, seed,
                                        sd=args.sd, test_images=args.test_images)
                         for variant, labels, holdout, _ in runs for seed in args.seeds]
         sections.append(f'### {title}\n\n{markdown(summarise(results))}\n')
