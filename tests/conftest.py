@@ -54,9 +54,8 @@ SLOW_FIXTURES = {'coco_ckpt', 'wheel', 'site', 'installed_demo', 'wholebody_run'
 # while the other runs a long file (the suite's wall time). Measured in `make test`'s
 # durations; test_labelling after test_install, whose first tests do not wait for the
 # shared COCO model test_e2e trains.
-LONG_FILES = ('test_e2e.py', 'test_install.py', 'test_app.py', 'test_wholebody.py',
-              'test_labelling.py', 'test_reliability.py', 'test_mini_sd.py',
-              'test_benchmark.py', 'test_precision.py')
+LONG_FILES = ('test_install.py', 'test_e2e.py', 'test_mini_sd.py', 'test_export.py',
+              'test_reliability.py', 'test_app.py', 'test_labelling.py')
 
 
 def pytest_collection_modifyitems(items):

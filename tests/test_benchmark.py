@@ -135,7 +135,7 @@ def test_benchmark_test_mode_and_decode_cost(tmp_path):
                                                    infer['images_per_s'])
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 36 s: past make test's budget, in make test-long
 def test_suite_dry_run(tmp_path):
     """``--suite DIR --dry-run``: every step of the GPU suite on the CPU with the tiny
     config (tiny sizes, no compile): one JSON per step, suite.json, summary.md."""

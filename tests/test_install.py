@@ -384,6 +384,7 @@ def test_mmpose_inferencer_demo(site, coco_ckpt):
     np.testing.assert_allclose(keypoints, expected, atol=1e-3)
 
 
+@pytest.mark.long  # 40 s: past make test's budget, in make test-long
 def test_mim_train_and_test_user_config(site, coco_ckpt):
     """``mim train/test genloc_mmpose`` (the package's .mim/tools) on a config that
     inherits ``genloc_mmpose::``: the overfit checkpoint scores its AP, and a short

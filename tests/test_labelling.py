@@ -232,6 +232,7 @@ def test_predictions_are_the_inferencers_keypoints(label_studio, backend, coco_c
               osp.join(shots, 'label_studio_coco.png'))
 
 
+@pytest.mark.long  # 66 s: past make test's budget, in make test-long
 def test_training_from_annotations_switches_the_model(label_studio, backend, shots):
     from genloc_mmpose.labelling.label_studio import labelling_config
     url, api = label_studio

@@ -371,7 +371,7 @@ def test_experiment_runner_trains_tests_and_caches(tiny_run, tmp_path, monkeypat
         experiments.summarise(list(seen.values())))
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 34 s: past make test's budget, in make test-long
 def test_experiment_curves_peer_and_score_threshold(tiny_run, tmp_path, monkeypatch):
     """A learning-curve run validates every ``curve_every`` iterations on held-out
     images disjoint from the test images, at a constant rate after warm-up, and its

@@ -90,6 +90,7 @@ def wholebody_run(tmp_path_factory):
     return str(config), work_dir, osp.join(work_dir, f'iter_{ITERS}.pth')
 
 
+@pytest.mark.long  # 70 s with its training: past make test's budget, in make test-long
 def test_overfit_wholebody_sample_with_its_metric(wholebody_run, capsys):
     """Whole-body AP after the overfit; CocoWholeBodyMetric prints the body, foot,
     face, left-hand, right-hand and whole-body summaries (xtcocotools). Measured
@@ -113,6 +114,7 @@ def test_overfit_wholebody_sample_with_its_metric(wholebody_run, capsys):
     assert metrics['coco-wholebody/AP'] >= 0.1, metrics
 
 
+@pytest.mark.long  # the training above: past make test's budget, in make test-long
 def test_inferencer_returns_133_keypoints(wholebody_run):
     from mmpose.apis import MMPoseInferencer
     config, _, ckpt = wholebody_run
