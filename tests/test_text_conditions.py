@@ -112,13 +112,20 @@ def test_text_conditions_equal_recomputation(sd_text_folder):
     cos = torch.nn.functional.normalize(sharp, dim=1) @ torch.nn.functional.normalize(
         expected, dim=1).T
     assert torch.all(cos.diagonal() < 1)
-    # plus the random init (std 0.5) times 2: what the seed draws, added to the names'
+    # plus the random init (std 0.5) times 2: the draw of 'random' at the same seed
+    torch.manual_seed(3)
+    random = init_conditions('random', 3, 32, std=0.5)
     torch.manual_seed(3)
     noisy = init_conditions('text', 3, 32, std=0.5, names=names, object_name='Cat',
                             folder=sd_text_folder, text_noise=2.0)
+    torch.testing.assert_close(noisy, expected + 2.0 * random, rtol=1e-5, atol=1e-5)
+    # the shared part cut to a quarter, the differences kept
     torch.manual_seed(3)
-    torch.testing.assert_close(noisy, expected + torch.randn(3, 32) * 0.5 * 2.0,
+    cut = init_conditions('text', 3, 32, std=0.5, names=names, object_name='Cat',
+                          folder=sd_text_folder, text_noise=1.0, text_shared=0.25)
+    torch.testing.assert_close(cut, random + 0.25 * mean + (expected - mean),
                                rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close((cut - random).mean(0), 0.25 * mean, rtol=1e-5, atol=1e-5)
 
 
 def test_fp16_variant_files(tmp_path, sd_text_folder):
@@ -198,6 +205,15 @@ def test_backbone_text_init_not_kept_and_slim_checkpoint(build_backbone, sd_text
     assert {k: v.shape for k, v in state.items()} == {
         k: v.shape for k, v in state_random.items()}
     assert all(k == 'conditions' or '.lora_' in k for k in state)
+    # the text options reach the conditions; the random part is the 'random' backbone's
+    random = build_backbone(seed=5, pretrained=sd_text_folder).conditions.data
+    mixed = build_backbone(seed=5, pretrained=sd_text_folder, condition_init='text',
+                           keypoint_names=names, object_name='person',
+                           condition_text_contrast=2.0, condition_text_noise=1.0,
+                           condition_text_shared=0.25).conditions.data
+    mean = expected.mean(0)
+    torch.testing.assert_close(mixed, random + 0.25 * mean + 2.0 * (expected - mean),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_load_keeps_trained_conditions(build_backbone, sd_text_folder, tmp_path):

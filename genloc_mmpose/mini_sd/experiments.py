@@ -50,6 +50,11 @@ VARIANTS = {
     'text-noise': ('mini-SD prior, conditions from the keypoint names plus the random init',
                    {'model.backbone.condition_init': 'text',
                     'model.backbone.condition_text_noise': 1.0}),
+    'text-shared': ("mini-SD prior, the random init plus the names' conditions, their "
+                    "shared part cut to a random start's (x0.25)",
+                    {'model.backbone.condition_init': 'text',
+                     'model.backbone.condition_text_noise': 1.0,
+                     'model.backbone.condition_text_shared': 0.25}),
     'condonly': ('mini-SD prior, conditions only (no LoRA)', {'model.backbone.lora': None}),
     't21': ('mini-SD prior, latent noised at t = 21', {'model.backbone.noise_timestep': 21}),
     't601': ('mini-SD prior, latent noised at t = 601',

@@ -96,6 +96,8 @@ class GenLocBackbone(BaseModule):
             from their mean condition scaled by this (:func:`.text_conditions.contrast`).
         condition_text_noise (float): For ``'text'``: add the random init
             (``condition_init_std``) times this.
+        condition_text_shared (float): For ``'text'``: the keypoints' mean condition
+            (what every prompt shares) scaled by this.
         keypoint_names (list[str] | dict, optional): For ``'text'``: the K names,
             or the dataset's MMPose metainfo, e.g.
             ``dict(from_file='configs/_base_/datasets/ap10k.py')``.
@@ -141,6 +143,7 @@ class GenLocBackbone(BaseModule):
                  condition_init: str = 'random',
                  condition_text_contrast: float = 1.0,
                  condition_text_noise: float = 0.0,
+                 condition_text_shared: float = 1.0,
                  keypoint_names: Optional[Union[Sequence[str], dict]] = None,
                  object_name: str = 'object',
                  text_encoder: Optional[str] = None,
@@ -176,7 +179,7 @@ class GenLocBackbone(BaseModule):
         self.conditions = nn.Parameter(init_conditions(
             condition_init, num_keypoints, self.unet.config.cross_attention_dim,
             condition_init_std, keypoint_names, object_name, text_encoder or pretrained,
-            condition_text_contrast, condition_text_noise))
+            condition_text_contrast, condition_text_noise, condition_text_shared))
 
         self.ckhe_processors = []
         self.ckhe_strides = []  # latent pixels per map cell, one per CKHE layer

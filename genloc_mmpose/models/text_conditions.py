@@ -122,29 +122,34 @@ def text_conditions(names: Sequence[str], object_name: str, folder: Optional[str
     return torch.cat(states, -1).float()
 
 
-def contrast(conditions: Tensor, factor: float) -> Tensor:
-    """(K, D) conditions with what tells the keypoints apart scaled by ``factor``:
-    ``mean + factor * (c_k - mean)``, the mean over the K keypoints kept. Text
-    conditions of one prompt template are nearly one vector (the shared prompt
-    dominates the encoder's last hidden state; on the miniature SD's creatures the
-    keypoints' pairwise cosine is 0.998), so without it every keypoint starts
-    from the same map."""
+def contrast(conditions: Tensor, factor: float, shared: float = 1.0) -> Tensor:
+    """(K, D) conditions with what tells the keypoints apart scaled by ``factor`` and
+    what they share by ``shared``: ``shared * mean + factor * (c_k - mean)``, the mean
+    over the K keypoints. Text conditions of one prompt template are nearly one vector
+    (the shared prompt dominates the encoder's last hidden state; on the miniature
+    SD's creatures the keypoints' pairwise cosine is 0.998): the shared part adds the
+    same logit to every keypoint's softmax over the image tokens, so every keypoint
+    starts from the same map."""
     mean = conditions.mean(0, keepdim=True)
-    return mean + factor * (conditions - mean)
+    return shared * mean + factor * (conditions - mean)
 
 
 def init_conditions(mode: str, num_keypoints: int, width: int, std: float = 1.0,
                     names: Optional[Union[Sequence[str], dict]] = None,
                     object_name: str = 'object', folder: Optional[str] = None,
-                    text_contrast: float = 1.0, text_noise: float = 0.0) -> Tensor:
+                    text_contrast: float = 1.0, text_noise: float = 0.0,
+                    text_shared: float = 1.0) -> Tensor:
     """Initial keypoint conditions (K, width): ``'random'``: normal with ``std``;
     ``'text'``: :func:`text_conditions` of ``names`` (a list, or MMPose metainfo),
-    their differences scaled by ``text_contrast`` (:func:`contrast`), plus the
-    random init scaled by ``text_noise`` (what sets the K conditions apart)."""
+    their differences scaled by ``text_contrast`` and their mean by ``text_shared``
+    (:func:`contrast`), plus the random init scaled by ``text_noise`` (what sets the
+    K conditions apart; the same draw as ``'random'`` at the same seed)."""
     if mode not in CONDITION_INITS:
         raise ValueError(f'condition_init must be one of {CONDITION_INITS}, got {mode!r}.')
+    # drawn before the text encoder loads: the same draw as 'random' at the same seed
+    noise = torch.randn(num_keypoints, width) * std if mode == 'random' or text_noise else 0
     if mode == 'random':
-        return torch.randn(num_keypoints, width) * std
+        return noise
     if names is None:
         raise ValueError('condition_init="text" needs keypoint_names: a list of names or '
                          'the dataset metainfo, e.g. dict(from_file=...).')
@@ -152,5 +157,5 @@ def init_conditions(mode: str, num_keypoints: int, width: int, std: float = 1.0,
     if len(names) != num_keypoints:
         raise ValueError(f'keypoint_names has {len(names)} names for num_keypoints='
                          f'{num_keypoints}: {names}')
-    text = contrast(text_conditions(names, object_name, folder, width), text_contrast)
-    return text + torch.randn(num_keypoints, width) * std * text_noise
+    text = text_conditions(names, object_name, folder, width)
+    return contrast(text, text_contrast, text_shared) + noise * text_noise
