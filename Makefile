@@ -32,7 +32,7 @@ demo: env
 test: env test-env
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 -m "not long" tests
 
-# the checks past make test's budget (pytest.ini's `long`, ~25 min): the prior shown in
+# the checks past make test's budget (pytest.ini's `long`, ~30 min): the prior shown in
 # the app (tests/test_showcase.py: three trainings), the AP-10K overfit, full-size SD-1.5
 test-long: env test-env
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m long tests
