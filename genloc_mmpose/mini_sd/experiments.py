@@ -300,12 +300,13 @@ def _set_iters(cfg, iters: int, schedule: str = 'cosine') -> None:
 # holdout, iters) for every seed)
 LABELS = (5, 10, 25, None)
 FEWSHOT = (5, 10, 25)
+NAMES = ('text', 'text-x4', 'text-noise', 'text-shared', 'prior')
 TABLES = {
     'prior': ("Prior vs. random frozen weights vs. MMPose's from-scratch model",
               [(v, n, None, None) for n in LABELS for v in ('prior', 'no-prior', 'peer')]),
     'names': ('Conditions from keypoint names vs. random (with the prior)',
-              [(v, None, None, 0) for v in ('text', 'text-x4', 'prior')]
-              + [(v, n, None, None) for n in FEWSHOT for v in ('text', 'text-x4', 'prior')]),
+              [(v, None, None, 0) for v in NAMES]
+              + [(v, n, None, None) for n in FEWSHOT for v in NAMES]),
     'table1': ('Table 1 in miniature (all labels)',
                [(v, None, None, None) for v in ('prior', 'condonly', 't21', 't601', 'mse',
                                                 'crossattn-mse')]),
